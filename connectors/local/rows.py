@@ -1,0 +1,45 @@
+"""Helpers shared by the local connector's tables: clocks, etags, ids."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import time
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+__all__ = ["compute_etag", "new_id", "now_us", "seal", "timestamp_from_us"]
+
+M = TypeVar("M", bound=Message)
+
+
+def now_us() -> int:
+    """Microseconds since the Unix epoch, UTC: how every instant is stored."""
+    return time.time_ns() // 1000
+
+
+def timestamp_from_us(us: int) -> Timestamp:
+    return Timestamp(seconds=us // 1_000_000, nanos=(us % 1_000_000) * 1000)
+
+
+def new_id() -> str:
+    """A random id that satisfies every id pattern (starts with a letter)."""
+    return "a" + base64.b32encode(os.urandom(10)).decode().lower()
+
+
+def compute_etag(message: Message) -> str:
+    """Strong RFC 7232 entity tag over the message without its own etag."""
+    copy = type(message)()
+    copy.CopyFrom(message)
+    copy.ClearField("etag")  # type: ignore[arg-type]
+    digest = hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()[:20]
+    return f'"{digest}"'
+
+
+def seal(message: M) -> tuple[M, bytes]:
+    """Set the etag and return the message with its stored bytes."""
+    message.etag = compute_etag(message)  # type: ignore[attr-defined]
+    return message, message.SerializeToString(deterministic=True)

@@ -1,0 +1,297 @@
+"""CalendarService: calendars, schedules, time zones, ICS export and import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import grpc
+from google.api import httpbody_pb2
+from google.protobuf import empty_pb2
+
+from almanac.v1 import calendar_service_pb2 as cal_pb
+from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
+from connectors.base import PageRequest, WriteContext
+from connectors.errors import Unsupported
+from connectors.local import PRIMARY_ID
+from connectors.local.rows import new_id
+from services.calendar_checks import check_calendar, check_schedule
+from services.errors import BadRequestBuilder
+from services.names import CHILD_ID_RE, parse_account, parse_calendar, parse_calendar_child
+from services.pagination import page_size
+from services.principal import principal
+from services.runtime import Runtime
+from services.timezones import time_zones
+from services.validation import apply_update_mask, check_id, check_request_id
+
+__all__ = ["CalendarService"]
+
+_CAL_MUTABLE = (
+    "display_name", "description", "location", "time_zone", "color", "event_types",
+    "default_reminders", "raw",
+)
+_CAL_OUTPUT = ("primary", "schedules", "create_time", "update_time")
+_SCH_MUTABLE = (
+    "display_name", "time_zone", "weekly_hours", "date_overrides", "start_date", "end_date",
+    "disabled",
+)
+_SCH_OUTPUT = ("create_time", "update_time")
+
+
+def _shown(calendar: cal_pb.Calendar, include_raw: bool) -> cal_pb.Calendar:
+    if not include_raw:
+        calendar.ClearField("raw")
+    return calendar
+
+
+class CalendarService(cal_grpc.CalendarServiceServicer):
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def _with_schedules(
+        self, account_id: str, calendars: Sequence[cal_pb.Calendar]
+    ) -> None:
+        connector = await self.rt.calendars(account_id)
+        for cal in calendars:
+            cal_id = cal.name.rsplit("/", 1)[1]
+            page = await connector.list_schedules(account_id, cal_id, PageRequest(1000))
+            cal.schedules.extend(page.items)
+
+    # -- calendars --------------------------------------------------------
+
+    async def ListCalendars(
+        self, request: cal_pb.ListCalendarsRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.ListCalendarsResponse:
+        _, account_id = self.rt.account(parse_account(request.parent, "parent").account, "parent")
+        size = page_size(request.page_size)
+        digest = self.rt.pages.request_digest(request)
+        position = self.rt.pages.decode(request.page_token, digest)
+        connector = await self.rt.calendars(account_id)
+        page = await connector.list_calendars(account_id, PageRequest(size, position))
+        items = [_shown(c, request.include_raw) for c in page.items]
+        if request.include_schedules:
+            await self._with_schedules(account_id, items)
+        return cal_pb.ListCalendarsResponse(
+            calendars=items,
+            next_page_token=self.rt.pages.encode(page.next_position, digest) if page.next_position else "",
+            total_size=page.total_size or 0,
+        )
+
+    async def GetCalendar(
+        self, request: cal_pb.GetCalendarRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.Calendar:
+        name = parse_calendar(request.name)
+        _, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        calendar = _shown(await connector.get_calendar(account_id, name.calendar), request.include_raw)
+        if request.include_schedules:
+            await self._with_schedules(account_id, [calendar])
+        return calendar
+
+    async def CreateCalendar(
+        self, request: cal_pb.CreateCalendarRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.Calendar:
+        _, account_id = self.rt.account(parse_account(request.parent, "parent").account, "parent")
+        bad = BadRequestBuilder()
+        check_calendar(bad, request.calendar, "calendar", create=True)
+        check_id(bad, "calendar_id", request.calendar_id, CHILD_ID_RE)
+        if request.calendar_id == PRIMARY_ID:
+            bad.add("calendar_id", "`primary` is reserved for the account's primary calendar")
+        check_request_id(bad, "request_id", request.request_id)
+        bad.raise_if_any()
+        connector = await self.rt.calendars(account_id)
+        calendar = cal_pb.Calendar()
+        calendar.CopyFrom(request.calendar)
+        if not calendar.time_zone:
+            account = await self.rt.registry.get_account(account_id)
+            calendar.time_zone = account.default_time_zone or "UTC"
+        calendar_id = request.calendar_id or new_id()
+
+        async def create(ctx: WriteContext) -> cal_pb.Calendar:
+            return await connector.create_calendar(account_id, calendar, calendar_id, ctx)
+
+        created = await self.rt.idempotent(request, "CreateCalendar", cal_pb.Calendar, create)
+        return _shown(created, include_raw=True)
+
+    async def UpdateCalendar(
+        self, request: cal_pb.UpdateCalendarRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.Calendar:
+        name = parse_calendar(request.calendar.name, "calendar.name")
+        p, account_id = self.rt.account(name.account, "calendar.name")
+        bad = BadRequestBuilder()
+        mask_paths = set(request.update_mask.paths)
+        check_calendar(bad, request.calendar, "calendar",
+                       create="display_name" in mask_paths or "*" in mask_paths)
+        probe = cal_pb.Calendar()
+        apply_update_mask(probe, request.calendar, request.update_mask,
+                          mutable=_CAL_MUTABLE, output_only=_CAL_OUTPUT, bad=bad)
+        bad.raise_if_any()
+
+        def apply(current: cal_pb.Calendar) -> tuple[cal_pb.Calendar, list[str]]:
+            updated = cal_pb.Calendar()
+            updated.CopyFrom(current)
+            changed = apply_update_mask(updated, request.calendar, request.update_mask,
+                                        mutable=_CAL_MUTABLE, output_only=_CAL_OUTPUT, bad=bad)
+            if not updated.time_zone:
+                updated.time_zone = current.time_zone
+            return updated, changed
+
+        connector = await self.rt.calendars(account_id)
+        updated = await connector.update_calendar(
+            account_id, name.calendar, apply, request.calendar.etag, WriteContext(p.token_id)
+        )
+        return _shown(updated, include_raw=False)
+
+    async def DeleteCalendar(
+        self, request: cal_pb.DeleteCalendarRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        name = parse_calendar(request.name)
+        p, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        await connector.delete_calendar(account_id, name.calendar, request.etag, WriteContext(p.token_id))
+        return empty_pb2.Empty()
+
+    # -- schedules --------------------------------------------------------
+
+    async def ListSchedules(
+        self, request: cal_pb.ListSchedulesRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.ListSchedulesResponse:
+        parent = parse_calendar(request.parent, "parent")
+        _, account_id = self.rt.account(parent.account, "parent")
+        size = page_size(request.page_size)
+        digest = self.rt.pages.request_digest(request)
+        position = self.rt.pages.decode(request.page_token, digest)
+        connector = await self.rt.calendars(account_id)
+        page = await connector.list_schedules(account_id, parent.calendar, PageRequest(size, position))
+        return cal_pb.ListSchedulesResponse(
+            schedules=page.items,
+            next_page_token=self.rt.pages.encode(page.next_position, digest) if page.next_position else "",
+            total_size=page.total_size or 0,
+        )
+
+    async def GetSchedule(
+        self, request: cal_pb.GetScheduleRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.Schedule:
+        name = parse_calendar_child(request.name, "schedules")
+        _, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        return await connector.get_schedule(account_id, name.calendar, name.id)
+
+    async def CreateSchedule(
+        self, request: cal_pb.CreateScheduleRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.Schedule:
+        parent = parse_calendar(request.parent, "parent")
+        _, account_id = self.rt.account(parent.account, "parent")
+        bad = BadRequestBuilder()
+        check_schedule(bad, request.schedule, "schedule", create=True)
+        check_id(bad, "schedule_id", request.schedule_id, CHILD_ID_RE)
+        check_request_id(bad, "request_id", request.request_id)
+        bad.raise_if_any()
+        connector = await self.rt.calendars(account_id)
+        schedule = cal_pb.Schedule()
+        schedule.CopyFrom(request.schedule)
+        if not schedule.time_zone:
+            calendar = await connector.get_calendar(account_id, parent.calendar)
+            schedule.time_zone = calendar.time_zone or "UTC"
+        schedule_id = request.schedule_id or new_id()
+
+        async def create(ctx: WriteContext) -> cal_pb.Schedule:
+            return await connector.create_schedule(
+                account_id, parent.calendar, schedule, schedule_id, ctx
+            )
+
+        return await self.rt.idempotent(request, "CreateSchedule", cal_pb.Schedule, create)
+
+    async def UpdateSchedule(
+        self, request: cal_pb.UpdateScheduleRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.Schedule:
+        name = parse_calendar_child(request.schedule.name, "schedules", "schedule.name")
+        p, account_id = self.rt.account(name.account, "schedule.name")
+        bad = BadRequestBuilder()
+        mask_paths = set(request.update_mask.paths)
+        check_schedule(bad, request.schedule, "schedule",
+                       create="display_name" in mask_paths or "*" in mask_paths)
+        apply_update_mask(cal_pb.Schedule(), request.schedule, request.update_mask,
+                          mutable=_SCH_MUTABLE, output_only=_SCH_OUTPUT, bad=bad)
+        bad.raise_if_any()
+
+        def apply(current: cal_pb.Schedule) -> tuple[cal_pb.Schedule, list[str]]:
+            updated = cal_pb.Schedule()
+            updated.CopyFrom(current)
+            changed = apply_update_mask(updated, request.schedule, request.update_mask,
+                                        mutable=_SCH_MUTABLE, output_only=_SCH_OUTPUT, bad=bad)
+            if not updated.time_zone:
+                updated.time_zone = current.time_zone
+            return updated, changed
+
+        connector = await self.rt.calendars(account_id)
+        return await connector.update_schedule(
+            account_id, name.calendar, name.id, apply, request.schedule.etag, WriteContext(p.token_id)
+        )
+
+    async def DeleteSchedule(
+        self, request: cal_pb.DeleteScheduleRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        name = parse_calendar_child(request.name, "schedules")
+        p, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        await connector.delete_schedule(
+            account_id, name.calendar, name.id, request.etag, WriteContext(p.token_id)
+        )
+        return empty_pb2.Empty()
+
+    # -- time zones, ICS --------------------------------------------------
+
+    async def ListTimeZones(
+        self, request: cal_pb.ListTimeZonesRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.ListTimeZonesResponse:
+        principal()  # any valid token; resolved by the interceptor
+        size = page_size(request.page_size)
+        at = request.time.ToDatetime(dt.UTC) if request.HasField("time") else dt.datetime.now(dt.UTC)
+        digest = self.rt.pages.request_digest(request)
+        start = int(self.rt.pages.decode(request.page_token, digest) or 0)
+        zones = time_zones(request.query, at)
+        more = start + size < len(zones)
+        return cal_pb.ListTimeZonesResponse(
+            time_zones=zones[start : start + size],
+            next_page_token=self.rt.pages.encode(str(start + size), digest) if more else "",
+            total_size=len(zones),
+        )
+
+    async def ExportCalendar(
+        self, request: cal_pb.ExportCalendarRequest, context: grpc.aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        name = parse_calendar(request.name)
+        _, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        calendar = await connector.get_calendar(account_id, name.calendar)
+        lines = [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Almanac//almanac.dev//EN",
+            "CALSCALE:GREGORIAN",
+            f"X-WR-CALNAME:{_ics_text(calendar.display_name)}",
+            f"X-WR-TIMEZONE:{calendar.time_zone}",
+            "END:VCALENDAR",
+        ]
+        return httpbody_pb2.HttpBody(
+            content_type="text/calendar; charset=utf-8", data=("\r\n".join(lines) + "\r\n").encode()
+        )
+
+    async def ImportCalendar(
+        self, request: cal_pb.ImportCalendarRequest, context: grpc.aio.ServicerContext
+    ) -> cal_pb.ImportCalendarResponse:
+        parent = parse_calendar(request.parent, "parent")
+        _, account_id = self.rt.account(parent.account, "parent")
+        await (await self.rt.calendars(account_id)).get_calendar(account_id, parent.calendar)
+        raise Unsupported(
+            "ImportCalendar needs the event store, which this build does not have yet",
+            reason="EVENTS_NOT_AVAILABLE",
+        )
+
+
+def _ics_text(value: str) -> str:
+    """RFC 5545 TEXT escaping (section 3.3.11)."""
+    return (
+        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    )

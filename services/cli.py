@@ -1,0 +1,165 @@
+"""The ``almanac`` command: run the suite, one service, or manage tokens.
+
+    almanac up [--only NAME ...]        every service, each in its own process
+    almanac serve NAME [--port N]       one service in this process
+    almanac token create --scope S ...  mint an API token (prints the secret once)
+    almanac config                      the settings table with defaults
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from almanac.v1 import account_service_pb2 as acc_pb
+from connectors.base import WriteContext
+from services.catalog import CATALOG
+from services.config import load_settings, render_markdown
+from services.runtime import open_runtime
+from services.server import serve_forever, start_server
+
+__all__ = ["main"]
+
+_log = logging.getLogger("almanac")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+async def _serve(name: str, port: int | None) -> int:
+    settings = load_settings()
+    _setup_logging(settings.log_level)
+    entry = CATALOG[name]
+    rt = await open_runtime(settings)
+    try:
+        running = await start_server(
+            name,
+            [entry.register(rt)],
+            [entry.full_name],
+            settings,
+            port=getattr(settings, entry.port_setting) if port is None else port,
+            authenticator=rt.registry.authenticate,
+        )
+        # Parents (almanac up, tests) read this line to learn the bound port.
+        print(f"READY {name} {running.address}", flush=True)
+        await serve_forever(running)
+    finally:
+        await rt.aclose()
+    return 0
+
+
+def _wait_serving(address: str, deadline: float) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return True
+            except grpc.RpcError:
+                time.sleep(0.1)
+    return False
+
+
+def _up(only: Sequence[str]) -> int:
+    settings = load_settings()
+    _setup_logging(settings.log_level)
+    names = list(only) or list(CATALOG)
+    os.makedirs("data", exist_ok=True)
+    # Migrate once up front so the services do not race to create the schema.
+    asyncio.run(_prepare())
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    for name in names:
+        children[name] = subprocess.Popen([sys.executable, "-m", "services", "serve", name])
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    deadline = time.monotonic() + 30
+    for name in names:
+        address = f"{settings.host}:{getattr(settings, CATALOG[name].port_setting)}"
+        if not _wait_serving(address, deadline) or children[name].poll() is not None:
+            print(f"almanac-{name} did not become SERVING on {address}", file=sys.stderr)
+            stopping = True
+            break
+    else:
+        print("\nAlmanac is up (store: %s):" % settings.store_url)
+        for name in names:
+            port = getattr(settings, CATALOG[name].port_setting)
+            print(f"  {CATALOG[name].full_name:32} {settings.host}:{port}")
+        print("Press Ctrl-C to stop.\n", flush=True)
+    while not stopping and all(c.poll() is None for c in children.values()):
+        time.sleep(0.2)
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    codes = [child.wait(timeout=settings.grace_seconds + 10) for child in children.values()]
+    return 0 if all(c in (0, -signal.SIGTERM) for c in codes) else 1
+
+
+async def _prepare() -> None:
+    rt = await open_runtime(load_settings())
+    await rt.aclose()
+
+
+async def _token_create(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    rt = await open_runtime(settings)
+    try:
+        token = acc_pb.ApiToken(
+            display_name=args.name,
+            scopes=args.scope,
+            accounts=[a if a.startswith("accounts/") else f"accounts/{a}" for a in args.account],
+        )
+        created, secret = await rt.registry.create_token(token, WriteContext("cli"))
+    finally:
+        await rt.aclose()
+    print(f"{created.name}\n{secret}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="almanac", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start every service, each in its own process")
+    up.add_argument("--only", action="append", choices=sorted(CATALOG), default=[])
+    serve = sub.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=sorted(CATALOG))
+    serve.add_argument("--port", type=int, default=None, help="0 picks a free port")
+    token = sub.add_parser("token", help="manage API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token and print its secret once")
+    create.add_argument("--scope", action="append", required=True,
+                        help="repeatable: admin, calendars:read, calendars:write, ...")
+    create.add_argument("--account", action="append", default=[],
+                        help="repeatable account id; none means every account (admin only)")
+    create.add_argument("--name", default="cli", help="display name")
+    sub.add_parser("config", help="print the settings with their defaults")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return _up(args.only)
+    if args.command == "serve":
+        return asyncio.run(_serve(args.service, args.port))
+    if args.command == "token":
+        return asyncio.run(_token_create(args))
+    print(render_markdown())
+    return 0

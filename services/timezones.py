@@ -1,0 +1,38 @@
+"""The IANA time-zone list with each zone's offset at an instant (tzdata)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from functools import cache
+
+from google.protobuf.duration_pb2 import Duration
+
+from almanac.v1 import calendar_service_pb2 as cal_pb
+
+__all__ = ["time_zones"]
+
+
+@cache
+def _zone_ids() -> tuple[str, ...]:
+    # "Factory" and "localtime" are tzdata artefacts, not places.
+    return tuple(sorted(z for z in zoneinfo.available_timezones() if z not in ("Factory", "localtime")))
+
+
+def time_zones(query: str, at: dt.datetime) -> list[cal_pb.TimeZone]:
+    needle = query.lower()
+    out = []
+    for zone_id in _zone_ids():
+        if needle and needle not in zone_id.lower():
+            continue
+        local = at.astimezone(zoneinfo.ZoneInfo(zone_id))
+        offset = local.utcoffset() or dt.timedelta(0)
+        out.append(
+            cal_pb.TimeZone(
+                id=zone_id,
+                utc_offset=Duration(seconds=int(offset.total_seconds())),
+                dst=bool(local.dst()),
+                abbreviation=local.tzname() or "",
+            )
+        )
+    return out

@@ -17,7 +17,14 @@ from google.protobuf.message import Message
 from connectors.errors import ConnectorError, InvalidArgument
 from connectors.store import IntegrityError, Store, Transaction
 
-__all__ = ["RETENTION_SECONDS", "RequestReplayed", "StoredResponse", "lookup", "record", "request_hash"]
+__all__ = [
+    "RETENTION_SECONDS",
+    "RequestReplayed",
+    "StoredResponse",
+    "lookup",
+    "record",
+    "request_hash",
+]
 
 RETENTION_SECONDS = 24 * 3600
 

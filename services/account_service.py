@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-import grpc
-from google.protobuf import empty_pb2
-
 from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import account_service_pb2_grpc as acc_grpc
+from google.protobuf import empty_pb2
+
 from connectors.base import PageRequest, WriteContext
 from connectors.errors import AlreadyExists
 from connectors.idempotency import RequestReplayed, lookup, request_hash
@@ -18,14 +17,18 @@ from services.errors import BadRequestBuilder
 from services.names import ID_RE, parse_account
 from services.pagination import page_size
 from services.principal import principal
-from services.runtime import Runtime
+from services.runtime import Context, Runtime
 from services.validation import check_id, check_length, check_request_id, check_time_zone
 
 __all__ = ["KNOWN_SCOPES", "AccountService"]
 
 KNOWN_SCOPES = frozenset(
     {"admin", "activity:read"}
-    | {f"{area}:{level}" for area in ("calendars", "contacts", "resources") for level in ("read", "write", "admin")}
+    | {
+        f"{area}:{level}"
+        for area in ("calendars", "contacts", "resources")
+        for level in ("read", "write", "admin")
+    }
 )
 _MUTABLE = ("display_name", "default_time_zone", "settings")
 _SETTINGS_FOR = {
@@ -42,14 +45,19 @@ _REQUIRED_SETTINGS = {
 _TOKEN_ID_RE = re.compile(r"^[a-z0-9]{1,63}$")
 
 
-def _check_account(bad: BadRequestBuilder, account: acc_pb.Account, prefix: str, create: bool) -> None:
+def _check_account(
+    bad: BadRequestBuilder, account: acc_pb.Account, prefix: str, create: bool
+) -> None:
     check_length(bad, f"{prefix}.display_name", account.display_name, 256)
     check_time_zone(bad, f"{prefix}.default_time_zone", account.default_time_zone)
-    which = account.settings.WhichOneof("connector")
+    which: str | None = account.settings.WhichOneof("connector")
     if create:
         if account.connector not in _SETTINGS_FOR:
-            bad.add(f"{prefix}.connector", "is required: one of " + ", ".join(
-                acc_pb.ConnectorType.Name(c) for c in _SETTINGS_FOR))
+            bad.add(
+                f"{prefix}.connector",
+                "is required: one of "
+                + ", ".join(acc_pb.ConnectorType.Name(c) for c in _SETTINGS_FOR),
+            )
             return
         expected = _SETTINGS_FOR[account.connector]
         if which not in (None, expected):
@@ -82,7 +90,7 @@ class AccountService(acc_grpc.AccountServiceServicer):
         self.rt = rt
 
     async def CreateAccount(
-        self, request: acc_pb.CreateAccountRequest, context: grpc.aio.ServicerContext
+        self, request: acc_pb.CreateAccountRequest, context: Context
     ) -> acc_pb.Account:
         bad = BadRequestBuilder()
         if not request.HasField("account"):
@@ -102,26 +110,30 @@ class AccountService(acc_grpc.AccountServiceServicer):
         )
 
     async def GetAccount(
-        self, request: acc_pb.GetAccountRequest, context: grpc.aio.ServicerContext
+        self, request: acc_pb.GetAccountRequest, context: Context
     ) -> acc_pb.Account:
         _, account_id = self.rt.account(parse_account(request.name).account)
         return await self.rt.registry.get_account(account_id)
 
     async def ListAccounts(
-        self, request: acc_pb.ListAccountsRequest, context: grpc.aio.ServicerContext
+        self, request: acc_pb.ListAccountsRequest, context: Context
     ) -> acc_pb.ListAccountsResponse:
         size = page_size(request.page_size)
         digest = self.rt.pages.request_digest(request)
         position = self.rt.pages.decode(request.page_token, digest)
-        page = await self.rt.registry.list_accounts(PageRequest(size, position), principal().accounts)
+        page = await self.rt.registry.list_accounts(
+            PageRequest(size, position), principal().accounts
+        )
         return acc_pb.ListAccountsResponse(
             accounts=page.items,
-            next_page_token=self.rt.pages.encode(page.next_position, digest) if page.next_position else "",
+            next_page_token=self.rt.pages.encode(page.next_position, digest)
+            if page.next_position
+            else "",
             total_size=page.total_size or 0,
         )
 
     async def UpdateAccount(
-        self, request: acc_pb.UpdateAccountRequest, context: grpc.aio.ServicerContext
+        self, request: acc_pb.UpdateAccountRequest, context: Context
     ) -> acc_pb.Account:
         _, account_id = self.rt.account(parse_account(request.account.name, "account.name").account)
         bad = BadRequestBuilder()
@@ -147,7 +159,7 @@ class AccountService(acc_grpc.AccountServiceServicer):
         )
 
     async def DeleteAccount(
-        self, request: acc_pb.DeleteAccountRequest, context: grpc.aio.ServicerContext
+        self, request: acc_pb.DeleteAccountRequest, context: Context
     ) -> empty_pb2.Empty:
         _, account_id = self.rt.account(parse_account(request.name).account)
         await self.rt.registry.delete_account(
@@ -156,7 +168,7 @@ class AccountService(acc_grpc.AccountServiceServicer):
         return empty_pb2.Empty()
 
     async def CreateApiToken(
-        self, request: acc_pb.CreateApiTokenRequest, context: grpc.aio.ServicerContext
+        self, request: acc_pb.CreateApiTokenRequest, context: Context
     ) -> acc_pb.CreateApiTokenResponse:
         token = request.api_token
         bad = BadRequestBuilder()
@@ -165,14 +177,18 @@ class AccountService(acc_grpc.AccountServiceServicer):
             bad.add("api_token.scopes", "at least one scope is required")
         for i, scope in enumerate(token.scopes):
             if scope not in KNOWN_SCOPES:
-                bad.add(f"api_token.scopes[{i}]", f"unknown scope {scope[:64]!r}; known: "
-                        + ", ".join(sorted(KNOWN_SCOPES)))
+                bad.add(
+                    f"api_token.scopes[{i}]",
+                    f"unknown scope {scope[:64]!r}; known: " + ", ".join(sorted(KNOWN_SCOPES)),
+                )
         if not token.accounts and "admin" not in token.scopes:
-            bad.add("api_token.accounts", "name at least one account (only admin tokens may span all)")
+            bad.add(
+                "api_token.accounts", "name at least one account (only admin tokens may span all)"
+            )
         for i, name in enumerate(token.accounts):
             try:
                 parsed = parse_account(name, f"api_token.accounts[{i}]")
-            except Exception as exc:  # noqa: BLE001 - collected as a violation
+            except Exception as exc:
                 bad.add(f"api_token.accounts[{i}]", str(exc))
                 continue
             if parsed.account == "me":
@@ -186,22 +202,28 @@ class AccountService(acc_grpc.AccountServiceServicer):
         if request.request_id:
             # The secret is not stored, so a retry cannot be answered with it:
             # say so instead of minting a second token.
-            ctx = WriteContext(p.token_id, request.request_id, request_hash(request),
-                               f"{p.token_id}|CreateApiToken")
-            stored = await lookup(self.rt.store, ctx.idempotency_scope, ctx.request_id,
-                                  ctx.request_hash)
+            ctx = WriteContext(
+                p.token_id,
+                request.request_id,
+                request_hash(request),
+                f"{p.token_id}|CreateApiToken",
+            )
+            stored = await lookup(
+                self.rt.store, ctx.idempotency_scope, ctx.request_id, ctx.request_hash
+            )
             if stored is not None:
                 raise _already_created(stored)
         try:
             created, secret = await self.rt.registry.create_token(token, ctx)
         except RequestReplayed:
-            stored = await lookup(self.rt.store, ctx.idempotency_scope, ctx.request_id,
-                                  ctx.request_hash)
+            stored = await lookup(
+                self.rt.store, ctx.idempotency_scope, ctx.request_id, ctx.request_hash
+            )
             raise _already_created(stored or b"") from None
         return acc_pb.CreateApiTokenResponse(api_token=created, secret=secret)
 
     async def ListApiTokens(
-        self, request: acc_pb.ListApiTokensRequest, context: grpc.aio.ServicerContext
+        self, request: acc_pb.ListApiTokensRequest, context: Context
     ) -> acc_pb.ListApiTokensResponse:
         size = page_size(request.page_size)
         digest = self.rt.pages.request_digest(request)
@@ -209,11 +231,13 @@ class AccountService(acc_grpc.AccountServiceServicer):
         page = await self.rt.registry.list_tokens(PageRequest(size, position), request.show_revoked)
         return acc_pb.ListApiTokensResponse(
             api_tokens=page.items,
-            next_page_token=self.rt.pages.encode(page.next_position, digest) if page.next_position else "",
+            next_page_token=self.rt.pages.encode(page.next_position, digest)
+            if page.next_position
+            else "",
         )
 
     async def RevokeApiToken(
-        self, request: acc_pb.RevokeApiTokenRequest, context: grpc.aio.ServicerContext
+        self, request: acc_pb.RevokeApiTokenRequest, context: Context
     ) -> acc_pb.ApiToken:
         parts = request.name.split("/")
         if len(parts) != 2 or parts[0] != "apiTokens" or not _TOKEN_ID_RE.match(parts[1]):

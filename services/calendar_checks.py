@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from almanac.v1 import calendar_service_pb2 as cal_pb
 from google.type import date_pb2, timeofday_pb2
 
-from almanac.v1 import calendar_service_pb2 as cal_pb
 from services.errors import BadRequestBuilder
 from services.names import CHILD_ID_RE
 from services.validation import check_color, check_id, check_length, check_time_zone
@@ -42,8 +42,10 @@ def check_calendar(bad: BadRequestBuilder, cal: cal_pb.Calendar, prefix: str, cr
     for i, r in enumerate(cal.default_reminders):
         d = r.before_start
         if d.seconds < 0 or d.nanos or d.seconds % 60 or d.seconds > FOUR_WEEKS_S:
-            bad.add(f"{prefix}.default_reminders[{i}].before_start",
-                    "must be whole minutes from 0 to 4 weeks")
+            bad.add(
+                f"{prefix}.default_reminders[{i}].before_start",
+                "must be whole minutes from 0 to 4 weeks",
+            )
 
 
 def valid_date(d: date_pb2.Date) -> bool:
@@ -62,11 +64,14 @@ def _minutes(t: timeofday_pb2.TimeOfDay) -> int | None:
         return 24 * 60
     if not (0 <= t.hours < 24 and 0 <= t.minutes < 60 and t.seconds == 0 and t.nanos == 0):
         return None
-    return t.hours * 60 + t.minutes
+    return int(t.hours * 60 + t.minutes)
 
 
 def _check_interval(
-    bad: BadRequestBuilder, prefix: str, start: timeofday_pb2.TimeOfDay, end: timeofday_pb2.TimeOfDay
+    bad: BadRequestBuilder,
+    prefix: str,
+    start: timeofday_pb2.TimeOfDay,
+    end: timeofday_pb2.TimeOfDay,
 ) -> None:
     s, e = _minutes(start), _minutes(end)
     if s is None or s == 24 * 60:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import grpc
+from almanac.v1 import calendar_service_pb2 as cal_pb
+from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
-from almanac.v1 import calendar_service_pb2 as cal_pb
-from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
 from connectors.base import PageRequest, WriteContext
 from connectors.errors import Unsupported
 from connectors.local import PRIMARY_ID
@@ -20,19 +19,30 @@ from services.errors import BadRequestBuilder
 from services.names import CHILD_ID_RE, parse_account, parse_calendar, parse_calendar_child
 from services.pagination import page_size
 from services.principal import principal
-from services.runtime import Runtime
+from services.runtime import Context, Runtime
 from services.timezones import time_zones
 from services.validation import apply_update_mask, check_id, check_request_id
 
 __all__ = ["CalendarService"]
 
 _CAL_MUTABLE = (
-    "display_name", "description", "location", "time_zone", "color", "event_types",
-    "default_reminders", "raw",
+    "display_name",
+    "description",
+    "location",
+    "time_zone",
+    "color",
+    "event_types",
+    "default_reminders",
+    "raw",
 )
 _CAL_OUTPUT = ("primary", "schedules", "create_time", "update_time")
 _SCH_MUTABLE = (
-    "display_name", "time_zone", "weekly_hours", "date_overrides", "start_date", "end_date",
+    "display_name",
+    "time_zone",
+    "weekly_hours",
+    "date_overrides",
+    "start_date",
+    "end_date",
     "disabled",
 )
 _SCH_OUTPUT = ("create_time", "update_time")
@@ -48,9 +58,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    async def _with_schedules(
-        self, account_id: str, calendars: Sequence[cal_pb.Calendar]
-    ) -> None:
+    async def _with_schedules(self, account_id: str, calendars: Sequence[cal_pb.Calendar]) -> None:
         connector = await self.rt.calendars(account_id)
         for cal in calendars:
             cal_id = cal.name.rsplit("/", 1)[1]
@@ -60,7 +68,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     # -- calendars --------------------------------------------------------
 
     async def ListCalendars(
-        self, request: cal_pb.ListCalendarsRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.ListCalendarsRequest, context: Context
     ) -> cal_pb.ListCalendarsResponse:
         _, account_id = self.rt.account(parse_account(request.parent, "parent").account, "parent")
         size = page_size(request.page_size)
@@ -73,23 +81,27 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
             await self._with_schedules(account_id, items)
         return cal_pb.ListCalendarsResponse(
             calendars=items,
-            next_page_token=self.rt.pages.encode(page.next_position, digest) if page.next_position else "",
+            next_page_token=self.rt.pages.encode(page.next_position, digest)
+            if page.next_position
+            else "",
             total_size=page.total_size or 0,
         )
 
     async def GetCalendar(
-        self, request: cal_pb.GetCalendarRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.GetCalendarRequest, context: Context
     ) -> cal_pb.Calendar:
         name = parse_calendar(request.name)
         _, account_id = self.rt.account(name.account)
         connector = await self.rt.calendars(account_id)
-        calendar = _shown(await connector.get_calendar(account_id, name.calendar), request.include_raw)
+        calendar = _shown(
+            await connector.get_calendar(account_id, name.calendar), request.include_raw
+        )
         if request.include_schedules:
             await self._with_schedules(account_id, [calendar])
         return calendar
 
     async def CreateCalendar(
-        self, request: cal_pb.CreateCalendarRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.CreateCalendarRequest, context: Context
     ) -> cal_pb.Calendar:
         _, account_id = self.rt.account(parse_account(request.parent, "parent").account, "parent")
         bad = BadRequestBuilder()
@@ -114,24 +126,40 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         return _shown(created, include_raw=True)
 
     async def UpdateCalendar(
-        self, request: cal_pb.UpdateCalendarRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.UpdateCalendarRequest, context: Context
     ) -> cal_pb.Calendar:
         name = parse_calendar(request.calendar.name, "calendar.name")
         p, account_id = self.rt.account(name.account, "calendar.name")
         bad = BadRequestBuilder()
         mask_paths = set(request.update_mask.paths)
-        check_calendar(bad, request.calendar, "calendar",
-                       create="display_name" in mask_paths or "*" in mask_paths)
+        check_calendar(
+            bad,
+            request.calendar,
+            "calendar",
+            create="display_name" in mask_paths or "*" in mask_paths,
+        )
         probe = cal_pb.Calendar()
-        apply_update_mask(probe, request.calendar, request.update_mask,
-                          mutable=_CAL_MUTABLE, output_only=_CAL_OUTPUT, bad=bad)
+        apply_update_mask(
+            probe,
+            request.calendar,
+            request.update_mask,
+            mutable=_CAL_MUTABLE,
+            output_only=_CAL_OUTPUT,
+            bad=bad,
+        )
         bad.raise_if_any()
 
         def apply(current: cal_pb.Calendar) -> tuple[cal_pb.Calendar, list[str]]:
             updated = cal_pb.Calendar()
             updated.CopyFrom(current)
-            changed = apply_update_mask(updated, request.calendar, request.update_mask,
-                                        mutable=_CAL_MUTABLE, output_only=_CAL_OUTPUT, bad=bad)
+            changed = apply_update_mask(
+                updated,
+                request.calendar,
+                request.update_mask,
+                mutable=_CAL_MUTABLE,
+                output_only=_CAL_OUTPUT,
+                bad=bad,
+            )
             if not updated.time_zone:
                 updated.time_zone = current.time_zone
             return updated, changed
@@ -143,18 +171,20 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         return _shown(updated, include_raw=False)
 
     async def DeleteCalendar(
-        self, request: cal_pb.DeleteCalendarRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.DeleteCalendarRequest, context: Context
     ) -> empty_pb2.Empty:
         name = parse_calendar(request.name)
         p, account_id = self.rt.account(name.account)
         connector = await self.rt.calendars(account_id)
-        await connector.delete_calendar(account_id, name.calendar, request.etag, WriteContext(p.token_id))
+        await connector.delete_calendar(
+            account_id, name.calendar, request.etag, WriteContext(p.token_id)
+        )
         return empty_pb2.Empty()
 
     # -- schedules --------------------------------------------------------
 
     async def ListSchedules(
-        self, request: cal_pb.ListSchedulesRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.ListSchedulesRequest, context: Context
     ) -> cal_pb.ListSchedulesResponse:
         parent = parse_calendar(request.parent, "parent")
         _, account_id = self.rt.account(parent.account, "parent")
@@ -162,15 +192,19 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         digest = self.rt.pages.request_digest(request)
         position = self.rt.pages.decode(request.page_token, digest)
         connector = await self.rt.calendars(account_id)
-        page = await connector.list_schedules(account_id, parent.calendar, PageRequest(size, position))
+        page = await connector.list_schedules(
+            account_id, parent.calendar, PageRequest(size, position)
+        )
         return cal_pb.ListSchedulesResponse(
             schedules=page.items,
-            next_page_token=self.rt.pages.encode(page.next_position, digest) if page.next_position else "",
+            next_page_token=self.rt.pages.encode(page.next_position, digest)
+            if page.next_position
+            else "",
             total_size=page.total_size or 0,
         )
 
     async def GetSchedule(
-        self, request: cal_pb.GetScheduleRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.GetScheduleRequest, context: Context
     ) -> cal_pb.Schedule:
         name = parse_calendar_child(request.name, "schedules")
         _, account_id = self.rt.account(name.account)
@@ -178,7 +212,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         return await connector.get_schedule(account_id, name.calendar, name.id)
 
     async def CreateSchedule(
-        self, request: cal_pb.CreateScheduleRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.CreateScheduleRequest, context: Context
     ) -> cal_pb.Schedule:
         parent = parse_calendar(request.parent, "parent")
         _, account_id = self.rt.account(parent.account, "parent")
@@ -203,34 +237,55 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         return await self.rt.idempotent(request, "CreateSchedule", cal_pb.Schedule, create)
 
     async def UpdateSchedule(
-        self, request: cal_pb.UpdateScheduleRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.UpdateScheduleRequest, context: Context
     ) -> cal_pb.Schedule:
         name = parse_calendar_child(request.schedule.name, "schedules", "schedule.name")
         p, account_id = self.rt.account(name.account, "schedule.name")
         bad = BadRequestBuilder()
         mask_paths = set(request.update_mask.paths)
-        check_schedule(bad, request.schedule, "schedule",
-                       create="display_name" in mask_paths or "*" in mask_paths)
-        apply_update_mask(cal_pb.Schedule(), request.schedule, request.update_mask,
-                          mutable=_SCH_MUTABLE, output_only=_SCH_OUTPUT, bad=bad)
+        check_schedule(
+            bad,
+            request.schedule,
+            "schedule",
+            create="display_name" in mask_paths or "*" in mask_paths,
+        )
+        apply_update_mask(
+            cal_pb.Schedule(),
+            request.schedule,
+            request.update_mask,
+            mutable=_SCH_MUTABLE,
+            output_only=_SCH_OUTPUT,
+            bad=bad,
+        )
         bad.raise_if_any()
 
         def apply(current: cal_pb.Schedule) -> tuple[cal_pb.Schedule, list[str]]:
             updated = cal_pb.Schedule()
             updated.CopyFrom(current)
-            changed = apply_update_mask(updated, request.schedule, request.update_mask,
-                                        mutable=_SCH_MUTABLE, output_only=_SCH_OUTPUT, bad=bad)
+            changed = apply_update_mask(
+                updated,
+                request.schedule,
+                request.update_mask,
+                mutable=_SCH_MUTABLE,
+                output_only=_SCH_OUTPUT,
+                bad=bad,
+            )
             if not updated.time_zone:
                 updated.time_zone = current.time_zone
             return updated, changed
 
         connector = await self.rt.calendars(account_id)
         return await connector.update_schedule(
-            account_id, name.calendar, name.id, apply, request.schedule.etag, WriteContext(p.token_id)
+            account_id,
+            name.calendar,
+            name.id,
+            apply,
+            request.schedule.etag,
+            WriteContext(p.token_id),
         )
 
     async def DeleteSchedule(
-        self, request: cal_pb.DeleteScheduleRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.DeleteScheduleRequest, context: Context
     ) -> empty_pb2.Empty:
         name = parse_calendar_child(request.name, "schedules")
         p, account_id = self.rt.account(name.account)
@@ -243,11 +298,13 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     # -- time zones, ICS --------------------------------------------------
 
     async def ListTimeZones(
-        self, request: cal_pb.ListTimeZonesRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.ListTimeZonesRequest, context: Context
     ) -> cal_pb.ListTimeZonesResponse:
         principal()  # any valid token; resolved by the interceptor
         size = page_size(request.page_size)
-        at = request.time.ToDatetime(dt.UTC) if request.HasField("time") else dt.datetime.now(dt.UTC)
+        at = (
+            request.time.ToDatetime(dt.UTC) if request.HasField("time") else dt.datetime.now(dt.UTC)
+        )
         digest = self.rt.pages.request_digest(request)
         start = int(self.rt.pages.decode(request.page_token, digest) or 0)
         zones = time_zones(request.query, at)
@@ -259,7 +316,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         )
 
     async def ExportCalendar(
-        self, request: cal_pb.ExportCalendarRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.ExportCalendarRequest, context: Context
     ) -> httpbody_pb2.HttpBody:
         name = parse_calendar(request.name)
         _, account_id = self.rt.account(name.account)
@@ -279,7 +336,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         )
 
     async def ImportCalendar(
-        self, request: cal_pb.ImportCalendarRequest, context: grpc.aio.ServicerContext
+        self, request: cal_pb.ImportCalendarRequest, context: Context
     ) -> cal_pb.ImportCalendarResponse:
         parent = parse_calendar(request.parent, "parent")
         _, account_id = self.rt.account(parent.account, "parent")
@@ -292,6 +349,4 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
 
 def _ics_text(value: str) -> str:
     """RFC 5545 TEXT escaping (section 3.3.11)."""
-    return (
-        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-    )
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-
 from almanac.v1 import account_service_pb2_grpc as acc_grpc
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
+
 from services.account_service import AccountService
 from services.calendar_service import CalendarService
 from services.runtime import Runtime
@@ -34,14 +34,16 @@ CATALOG: dict[str, ServiceEntry] = {
             "account",
             "account_port",
             "almanac.v1.AccountService",
-            lambda rt: lambda s: acc_grpc.add_AccountServiceServicer_to_server(AccountService(rt), s),
+            lambda rt: (
+                lambda s: acc_grpc.add_AccountServiceServicer_to_server(AccountService(rt), s)
+            ),
         ),
         ServiceEntry(
             "calendar",
             "calendar_port",
             "almanac.v1.CalendarService",
-            lambda rt: lambda s: cal_grpc.add_CalendarServiceServicer_to_server(
-                CalendarService(rt), s
+            lambda rt: (
+                lambda s: cal_grpc.add_CalendarServiceServicer_to_server(CalendarService(rt), s)
             ),
         ),
     )

@@ -1,9 +1,9 @@
 """The ``almanac`` command: run the suite, one service, or manage tokens.
 
-    almanac up [--only NAME ...]        every service, each in its own process
-    almanac serve NAME [--port N]       one service in this process
-    almanac token create --scope S ...  mint an API token (prints the secret once)
-    almanac config                      the settings table with defaults
+almanac up [--only NAME ...]        every service, each in its own process
+almanac serve NAME [--port N]       one service in this process
+almanac token create --scope S ...  mint an API token (prints the secret once)
+almanac config                      the settings table with defaults
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import time
 from collections.abc import Sequence
 
 import grpc
+from almanac.v1 import account_service_pb2 as acc_pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from almanac.v1 import account_service_pb2 as acc_pb
 from connectors.base import WriteContext
 from services.catalog import CATALOG
 from services.config import load_settings, render_markdown
@@ -101,7 +101,7 @@ def _up(only: Sequence[str]) -> int:
             stopping = True
             break
     else:
-        print("\nAlmanac is up (store: %s):" % settings.store_url)
+        print(f"\nAlmanac is up (store: {settings.store_url}):")
         for name in names:
             port = getattr(settings, CATALOG[name].port_setting)
             print(f"  {CATALOG[name].full_name:32} {settings.host}:{port}")
@@ -137,8 +137,9 @@ async def _token_create(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="almanac", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="almanac", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start every service, each in its own process")
     up.add_argument("--only", action="append", choices=sorted(CATALOG), default=[])
@@ -148,10 +149,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token and print its secret once")
-    create.add_argument("--scope", action="append", required=True,
-                        help="repeatable: admin, calendars:read, calendars:write, ...")
-    create.add_argument("--account", action="append", default=[],
-                        help="repeatable account id; none means every account (admin only)")
+    create.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="repeatable: admin, calendars:read, calendars:write, ...",
+    )
+    create.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        help="repeatable account id; none means every account (admin only)",
+    )
     create.add_argument("--name", default="cli", help="display name")
     sub.add_parser("config", help="print the settings with their defaults")
     args = parser.parse_args(argv)

@@ -61,7 +61,9 @@ class PageTokens:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             mac, payload = raw[:12], raw[12:]
-            ok = hmac.compare_digest(mac, hmac.new(self.secret, payload, hashlib.sha256).digest()[:12])
+            ok = hmac.compare_digest(
+                mac, hmac.new(self.secret, payload, hashlib.sha256).digest()[:12]
+            )
             position, token_digest = json.loads(payload) if ok else (None, None)
         except (ValueError, TypeError):
             ok, position, token_digest = False, None, None

@@ -17,6 +17,7 @@ from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import activity_service_pb2 as act_pb
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import common_pb2
+
 from connectors.base import Page, PageRequest, WriteContext
 from connectors.errors import (
     AlreadyExists,
@@ -218,7 +219,9 @@ class Registry:
             await self._log(tx, account_id, act_pb.ACTIVITY_TYPE_UPDATED, shown, ctx, changed)
             return shown
 
-    async def delete_account(self, account_id: str, etag: str, force: bool, ctx: WriteContext) -> None:
+    async def delete_account(
+        self, account_id: str, etag: str, force: bool, ctx: WriteContext
+    ) -> None:
         async with self.store.transaction() as tx:
             row = await tx.fetchone("SELECT body FROM accounts WHERE id = ?", account_id)
             if row is None:
@@ -362,19 +365,20 @@ def _apply_account_path(full: acc_pb.Account, changes: acc_pb.Account, path: str
     """Apply one update-mask path; return whether anything changed."""
     if path in ("display_name", "default_time_zone"):
         before = getattr(full, path)
-        setattr(full, path, getattr(changes, path))
-        return bool(before != getattr(full, path))
+        after = getattr(changes, path)
+        setattr(full, path, after)
+        return bool(before != after)
     if path == "settings":
         which = changes.settings.WhichOneof("connector")
         if which is None:
             return False
         merged = getattr(full.settings, which)
         incoming = getattr(changes.settings, which)
-        before = merged.SerializeToString(deterministic=True)
+        old_settings = merged.SerializeToString(deterministic=True)
         for field, value in incoming.ListFields():
             if field.name.startswith("has_"):
                 continue
             merged.ClearField(field.name)
             setattr(merged, field.name, value)
-        return before != merged.SerializeToString(deterministic=True)
+        return bool(old_settings != merged.SerializeToString(deterministic=True))
     return False

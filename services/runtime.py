@@ -10,11 +10,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import grpc
+from almanac.v1 import account_service_pb2 as acc_pb
 from google.protobuf.message import Message
 
-from almanac.v1 import account_service_pb2 as acc_pb
 from connectors.base import WriteContext
 from connectors.errors import NotFound, Unsupported
 from connectors.idempotency import RequestReplayed, lookup, request_hash
@@ -26,9 +27,12 @@ from services.pagination import PageTokens
 from services.principal import Principal, principal, require_account
 from services.registry import Registry
 
-__all__ = ["Runtime", "open_runtime"]
+__all__ = ["Context", "Runtime", "open_runtime"]
 
 M = TypeVar("M", bound=Message)
+
+# The servicer context of a unary call, as the servicers annotate it.
+Context = grpc.aio.ServicerContext[Any, Any]
 
 # Connector types are immutable, so a cached answer can only be stale for an
 # account deleted and re-created with another connector; a few seconds bounds it.
@@ -67,13 +71,14 @@ class Runtime:
             )
             if row is None:
                 raise NotFound(f"account accounts/{account_id} not found")
-            kind = acc_pb.ConnectorType.Value(row["connector"])
+            kind: int = acc_pb.ConnectorType.Value(row["connector"])
             cached = (kind, now + _CONNECTOR_CACHE_SECONDS)
             self._connector_types[account_id] = cached
         if cached[0] == acc_pb.CONNECTOR_TYPE_LOCAL:
             return self.local
+        kind_name = acc_pb.ConnectorType.Name(cached[0])  # type: ignore[arg-type]
         raise Unsupported(
-            f"the {acc_pb.ConnectorType.Name(cached[0])} connector is not available in this"
+            f"the {kind_name} connector is not available in this"
             " build yet; only CONNECTOR_TYPE_LOCAL accounts are served",
             reason="CONNECTOR_NOT_AVAILABLE",
         )

@@ -6,9 +6,8 @@ import datetime as dt
 import zoneinfo
 from functools import cache
 
-from google.protobuf.duration_pb2 import Duration
-
 from almanac.v1 import calendar_service_pb2 as cal_pb
+from google.protobuf.duration_pb2 import Duration
 
 __all__ = ["time_zones"]
 
@@ -16,7 +15,9 @@ __all__ = ["time_zones"]
 @cache
 def _zone_ids() -> tuple[str, ...]:
     # "Factory" and "localtime" are tzdata artefacts, not places.
-    return tuple(sorted(z for z in zoneinfo.available_timezones() if z not in ("Factory", "localtime")))
+    return tuple(
+        sorted(z for z in zoneinfo.available_timezones() if z not in ("Factory", "localtime"))
+    )
 
 
 def time_zones(query: str, at: dt.datetime) -> list[cal_pb.TimeZone]:

@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
 
 
 @cache
@@ -97,7 +99,9 @@ def apply_update_mask(
             if top in output_only or top in ("name", "etag"):
                 continue
             if top not in mutable or "." in path:
-                bad.add(field, f"cannot update {path!r}; updatable fields: {', '.join(sorted(mutable))}")
+                bad.add(
+                    field, f"cannot update {path!r}; updatable fields: {', '.join(sorted(mutable))}"
+                )
                 continue
             paths.append(top)
     changed = []

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from almanac.v1 import activity_service_pb2 as act_pb
+from almanac.v1 import common_pb2
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 
-from almanac.v1 import activity_service_pb2 as act_pb
-from almanac.v1 import common_pb2
 from connectors.store import Transaction
 
 from .rows import now_us, timestamp_from_us

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import common_pb2
+
 from connectors.base import CalendarMutation, Page, PageRequest, ScheduleMutation, WriteContext
 from connectors.errors import FailedPrecondition
 from connectors.store import Store, Transaction
@@ -61,7 +62,9 @@ async def insert_calendar(
 
 def _not_primary(calendar: cal_pb.Calendar) -> None:
     if calendar.primary:
-        raise FailedPrecondition("the primary calendar cannot be deleted", reason="PRIMARY_CALENDAR")
+        raise FailedPrecondition(
+            "the primary calendar cannot be deleted", reason="PRIMARY_CALENDAR"
+        )
 
 
 class LocalCalendars:
@@ -107,7 +110,9 @@ class LocalCalendars:
         self, account: str, calendar: cal_pb.Calendar, calendar_id: str, ctx: WriteContext
     ) -> cal_pb.Calendar:
         async with self._store.transaction() as tx:
-            return await insert_calendar(tx, self._store.dialect, account, calendar, calendar_id, ctx)
+            return await insert_calendar(
+                tx, self._store.dialect, account, calendar, calendar_id, ctx
+            )
 
     async def update_calendar(
         self,
@@ -214,5 +219,3 @@ class LocalCalendars:
             await SCHEDULES.delete(
                 tx, self._store.dialect, (account, calendar_id, schedule_id), name, etag, ctx
             )
-
-

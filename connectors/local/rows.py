@@ -34,7 +34,7 @@ def compute_etag(message: Message) -> str:
     """Strong RFC 7232 entity tag over the message without its own etag."""
     copy = type(message)()
     copy.CopyFrom(message)
-    copy.ClearField("etag")  # type: ignore[arg-type]
+    copy.ClearField("etag")
     digest = hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()[:20]
     return f'"{digest}"'
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from google.protobuf.message import Message
-
 from almanac.v1 import activity_service_pb2 as act_pb
 from almanac.v1 import common_pb2
+from google.protobuf.message import Message
+
 from connectors.base import WriteContext
 from connectors.errors import AlreadyExists, EtagMismatch, NotFound
 from connectors.idempotency import record

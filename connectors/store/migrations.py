@@ -1,0 +1,182 @@
+"""Versioned schema migrations and the runner that applies them.
+
+Append-only: a released migration is never edited (databases that already
+applied it would silently differ from new ones); add a new version instead.
+
+Statements are written once for both dialects; the tokens ``{BLOB}``,
+``{BIGINT}`` and ``{SERIAL_PK}`` are substituted per dialect by ``render``.
+All instants are microseconds since the Unix epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .base import Store, Transaction
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "render"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_TYPES: dict[str, dict[str, str]] = {
+    "sqlite": {
+        "{BLOB}": "BLOB",
+        "{BIGINT}": "INTEGER",
+        # AUTOINCREMENT: never reuse a cursor, even after the newest row is deleted.
+        "{SERIAL_PK}": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    },
+    "postgresql": {
+        "{BLOB}": "BYTEA",
+        "{BIGINT}": "BIGINT",
+        "{SERIAL_PK}": "BIGSERIAL PRIMARY KEY",
+    },
+}
+_LEFTOVER_TOKEN = re.compile(r"\{[A-Z_]+\}")
+
+
+def render(statement: str, dialect: str) -> str:
+    """Substitute the type tokens for ``dialect``."""
+    try:
+        types = _TYPES[dialect]
+    except KeyError:
+        raise ValueError(f"unknown SQL dialect {dialect!r}") from None
+    for token, sql_type in types.items():
+        statement = statement.replace(token, sql_type)
+    if leftover := _LEFTOVER_TOKEN.search(statement):
+        raise ValueError(f"unknown type token {leftover.group()} in migration SQL")
+    return statement
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial schema",
+        (
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            """CREATE TABLE accounts (
+                id TEXT PRIMARY KEY,
+                connector TEXT NOT NULL,
+                body {BLOB} NOT NULL,
+                settings {BLOB} NOT NULL,
+                create_time {BIGINT} NOT NULL,
+                update_time {BIGINT} NOT NULL
+            )""",
+            """CREATE TABLE api_tokens (
+                id TEXT PRIMARY KEY,
+                token_hash TEXT NOT NULL UNIQUE,
+                body {BLOB} NOT NULL,
+                revoked INTEGER NOT NULL DEFAULT 0,
+                create_time {BIGINT} NOT NULL,
+                expire_time {BIGINT}
+            )""",
+            """CREATE TABLE calendars (
+                account_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                body {BLOB} NOT NULL,
+                is_primary INTEGER NOT NULL DEFAULT 0,
+                create_time {BIGINT} NOT NULL,
+                update_time {BIGINT} NOT NULL,
+                PRIMARY KEY (account_id, id)
+            )""",
+            "CREATE INDEX calendars_by_create_time ON calendars (account_id, create_time, id)",
+            """CREATE TABLE schedules (
+                account_id TEXT NOT NULL,
+                calendar_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                body {BLOB} NOT NULL,
+                create_time {BIGINT} NOT NULL,
+                update_time {BIGINT} NOT NULL,
+                PRIMARY KEY (account_id, calendar_id, id)
+            )""",
+            """CREATE TABLE activities (
+                cursor {SERIAL_PK},
+                account_id TEXT NOT NULL,
+                calendar_id TEXT NOT NULL DEFAULT '',
+                resource_type TEXT NOT NULL,
+                resource_name TEXT NOT NULL,
+                activity_type INTEGER NOT NULL,
+                create_time {BIGINT} NOT NULL,
+                body {BLOB} NOT NULL
+            )""",
+            "CREATE INDEX activities_by_cursor ON activities (account_id, cursor)",
+            """CREATE TABLE idempotency_keys (
+                scope TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                response {BLOB} NOT NULL,
+                create_time {BIGINT} NOT NULL,
+                PRIMARY KEY (scope, request_id)
+            )""",
+        ),
+    ),
+)
+
+_CREATE_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at {BIGINT} NOT NULL
+)"""
+# Arbitrary constant shared by every process migrating the same database.
+_PG_LOCK_KEY = 0x616C6D616E6163  # "almanac"
+
+
+def _check_order(migrations: Sequence[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration versions must be 1, 2, 3, ... in order; got {versions}")
+
+
+async def _lock(tx: Transaction, dialect: str) -> None:
+    """Serialize migrators across processes until this transaction ends.
+
+    SQLite needs nothing: BEGIN IMMEDIATE already holds the database's write lock.
+    """
+    if dialect == "postgresql":
+        await tx.execute("SELECT pg_advisory_xact_lock(?)", _PG_LOCK_KEY)
+
+
+async def apply_migrations(store: Store, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply pending migrations in order, each in its own transaction.
+
+    Safe when several processes start at once: each migration re-checks the
+    ledger under the lock, so exactly one of them applies it. Returns the
+    versions this call applied (empty when the schema was current).
+    """
+    _check_order(migrations)
+    dialect = store.dialect
+    async with store.transaction() as tx:
+        # Under the lock even for IF NOT EXISTS: concurrent CREATE TABLE IF NOT
+        # EXISTS can still collide in PostgreSQL's catalog.
+        await _lock(tx, dialect)
+        await tx.execute(render(_CREATE_LEDGER, dialect))
+        rows = await tx.fetchall("SELECT version FROM schema_migrations")
+    done = {int(row[0]) for row in rows}
+    applied: list[int] = []
+    for migration in migrations:
+        if migration.version in done:
+            continue
+        async with store.transaction() as tx:
+            await _lock(tx, dialect)
+            if await tx.fetchone(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", migration.version
+            ):
+                continue  # another process got there first
+            for statement in migration.statements:
+                await tx.execute(render(statement, dialect))
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                migration.version,
+                migration.name,
+                time.time_ns() // 1000,
+            )
+        applied.append(migration.version)
+    return applied

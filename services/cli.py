@@ -24,7 +24,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from connectors.base import WriteContext
 from services.catalog import CATALOG
+from services.client import TOKEN_FILE, call
 from services.config import load_settings, render_markdown
+from services.registry import new_secret
 from services.runtime import open_runtime
 from services.server import serve_forever, start_server
 
@@ -80,11 +82,24 @@ def _up(only: Sequence[str]) -> int:
     _setup_logging(settings.log_level)
     names = list(only) or list(CATALOG)
     os.makedirs("data", exist_ok=True)
-    # Migrate once up front so the services do not race to create the schema.
+    if not settings.bootstrap_token and not TOKEN_FILE.exists():
+        # First start on a laptop: mint an admin token the way Jupyter does, so
+        # the quick start needs no setup; a deployment sets the token itself.
+        TOKEN_FILE.write_text(new_secret() + "\n")
+        TOKEN_FILE.chmod(0o600)
+        print(f"Created an admin token in {TOKEN_FILE} (almanac call uses it).")
+    if not settings.bootstrap_token:
+        os.environ["ALMANAC_BOOTSTRAP_TOKEN"] = TOKEN_FILE.read_text().strip()
+        settings = load_settings()
+    # Migrate and bootstrap once up front so the services do not race for it.
     asyncio.run(_prepare())
     children: dict[str, subprocess.Popen[bytes]] = {}
     for name in names:
-        children[name] = subprocess.Popen([sys.executable, "-m", "services", "serve", name])
+        # Own session: a terminal's Ctrl-C reaches only this parent, which then
+        # stops each child once (a second signal would cut its grace period).
+        children[name] = subprocess.Popen(
+            [sys.executable, "-m", "services", "serve", name], start_new_session=True
+        )
     stopping = False
 
     def stop(*_: object) -> None:
@@ -162,12 +177,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="repeatable account id; none means every account (admin only)",
     )
     create.add_argument("--name", default="cli", help="display name")
+    call_p = sub.add_parser("call", help="call an RPC with a JSON request, print JSON replies")
+    call_p.add_argument("method", help="e.g. CalendarService.ListCalendars")
+    call_p.add_argument("json", nargs="?", default="{}", help="the request as JSON")
+    call_p.add_argument("--address", help="host:port; default: the service's configured port")
     sub.add_parser("config", help="print the settings with their defaults")
     args = parser.parse_args(argv)
     if args.command == "up":
         return _up(args.only)
     if args.command == "serve":
         return asyncio.run(_serve(args.service, args.port))
+    if args.command == "call":
+        return call(args.method, args.json, load_settings(), args.address)
     if args.command == "token":
         return asyncio.run(_token_create(args))
     print(render_markdown())

@@ -17,7 +17,7 @@ activity log (the local one) can record the change in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
@@ -37,6 +37,11 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# A read-modify-write step: given the current resource, the new one and the
+# field paths that changed. Connectors run it inside their transaction.
+CalendarMutation = Callable[[cal_pb.Calendar], tuple[cal_pb.Calendar, Sequence[str]]]
+ScheduleMutation = Callable[[cal_pb.Schedule], tuple[cal_pb.Schedule, Sequence[str]]]
 
 CAP_CALENDARS = "calendars"
 CAP_SCHEDULES = "schedules"
@@ -109,16 +114,6 @@ class CalendarStore(Protocol):
     async def delete_calendar(
         self, account: str, calendar_id: str, etag: str, ctx: WriteContext
     ) -> None: ...
-
-
-class CalendarMutation(Protocol):
-    def __call__(self, current: cal_pb.Calendar) -> tuple[cal_pb.Calendar, Sequence[str]]:
-        """Return the new calendar and the field paths that changed."""
-
-
-class ScheduleMutation(Protocol):
-    def __call__(self, current: cal_pb.Schedule) -> tuple[cal_pb.Schedule, Sequence[str]]:
-        """Return the new schedule and the field paths that changed."""
 
 
 class ScheduleStore(Protocol):

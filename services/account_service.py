@@ -9,13 +9,12 @@ from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import account_service_pb2_grpc as acc_grpc
 from google.protobuf import empty_pb2
 
-from connectors.base import PageRequest, WriteContext
+from connectors.base import WriteContext
 from connectors.errors import AlreadyExists
 from connectors.idempotency import RequestReplayed, lookup, request_hash
 from connectors.local.rows import new_id
 from services.errors import BadRequestBuilder
 from services.names import ID_RE, parse_account
-from services.pagination import page_size
 from services.principal import principal
 from services.runtime import Context, Runtime
 from services.validation import check_id, check_length, check_request_id, check_time_zone
@@ -118,17 +117,11 @@ class AccountService(acc_grpc.AccountServiceServicer):
     async def ListAccounts(
         self, request: acc_pb.ListAccountsRequest, context: Context
     ) -> acc_pb.ListAccountsResponse:
-        size = page_size(request.page_size)
-        digest = self.rt.pages.request_digest(request)
-        position = self.rt.pages.decode(request.page_token, digest)
-        page = await self.rt.registry.list_accounts(
-            PageRequest(size, position), principal().accounts
-        )
+        page_request, digest = self.rt.pages.start(request)
+        page = await self.rt.registry.list_accounts(page_request, principal().accounts)
         return acc_pb.ListAccountsResponse(
             accounts=page.items,
-            next_page_token=self.rt.pages.encode(page.next_position, digest)
-            if page.next_position
-            else "",
+            next_page_token=self.rt.pages.next_token(page, digest),
             total_size=page.total_size or 0,
         )
 
@@ -225,15 +218,11 @@ class AccountService(acc_grpc.AccountServiceServicer):
     async def ListApiTokens(
         self, request: acc_pb.ListApiTokensRequest, context: Context
     ) -> acc_pb.ListApiTokensResponse:
-        size = page_size(request.page_size)
-        digest = self.rt.pages.request_digest(request)
-        position = self.rt.pages.decode(request.page_token, digest)
-        page = await self.rt.registry.list_tokens(PageRequest(size, position), request.show_revoked)
+        page_request, digest = self.rt.pages.start(request)
+        page = await self.rt.registry.list_tokens(page_request, request.show_revoked)
         return acc_pb.ListApiTokensResponse(
             api_tokens=page.items,
-            next_page_token=self.rt.pages.encode(page.next_position, digest)
-            if page.next_position
-            else "",
+            next_page_token=self.rt.pages.next_token(page, digest),
         )
 
     async def RevokeApiToken(

@@ -9,19 +9,18 @@ from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
+from google.protobuf.field_mask_pb2 import FieldMask
 
-from connectors.base import PageRequest, WriteContext
+from connectors.base import Page, PageRequest, WriteContext
 from connectors.errors import Unsupported
 from connectors.local import PRIMARY_ID
 from connectors.local.rows import new_id
 from services.calendar_checks import check_calendar, check_schedule
 from services.errors import BadRequestBuilder
 from services.names import CHILD_ID_RE, parse_account, parse_calendar, parse_calendar_child
-from services.pagination import page_size
-from services.principal import principal
 from services.runtime import Context, Runtime
 from services.timezones import time_zones
-from services.validation import apply_update_mask, check_id, check_request_id
+from services.validation import check_id, check_request_id, masked_update
 
 __all__ = ["CalendarService"]
 
@@ -48,6 +47,11 @@ _SCH_MUTABLE = (
 _SCH_OUTPUT = ("create_time", "update_time")
 
 
+def _replaces_name(mask: FieldMask) -> bool:
+    """Whether an update sets ``display_name``, which must then not be empty."""
+    return "display_name" in mask.paths or "*" in mask.paths
+
+
 def _shown(calendar: cal_pb.Calendar, include_raw: bool) -> cal_pb.Calendar:
     if not include_raw:
         calendar.ClearField("raw")
@@ -71,19 +75,15 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         self, request: cal_pb.ListCalendarsRequest, context: Context
     ) -> cal_pb.ListCalendarsResponse:
         _, account_id = self.rt.account(parse_account(request.parent, "parent").account, "parent")
-        size = page_size(request.page_size)
-        digest = self.rt.pages.request_digest(request)
-        position = self.rt.pages.decode(request.page_token, digest)
+        page_request, digest = self.rt.pages.start(request)
         connector = await self.rt.calendars(account_id)
-        page = await connector.list_calendars(account_id, PageRequest(size, position))
+        page = await connector.list_calendars(account_id, page_request)
         items = [_shown(c, request.include_raw) for c in page.items]
         if request.include_schedules:
             await self._with_schedules(account_id, items)
         return cal_pb.ListCalendarsResponse(
             calendars=items,
-            next_page_token=self.rt.pages.encode(page.next_position, digest)
-            if page.next_position
-            else "",
+            next_page_token=self.rt.pages.next_token(page, digest),
             total_size=page.total_size or 0,
         )
 
@@ -131,39 +131,18 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         name = parse_calendar(request.calendar.name, "calendar.name")
         p, account_id = self.rt.account(name.account, "calendar.name")
         bad = BadRequestBuilder()
-        mask_paths = set(request.update_mask.paths)
         check_calendar(
-            bad,
-            request.calendar,
-            "calendar",
-            create="display_name" in mask_paths or "*" in mask_paths,
+            bad, request.calendar, "calendar", create=_replaces_name(request.update_mask)
         )
-        probe = cal_pb.Calendar()
-        apply_update_mask(
-            probe,
+        apply = masked_update(
+            bad,
             request.calendar,
             request.update_mask,
             mutable=_CAL_MUTABLE,
             output_only=_CAL_OUTPUT,
-            bad=bad,
+            keep_if_empty=("time_zone",),
         )
         bad.raise_if_any()
-
-        def apply(current: cal_pb.Calendar) -> tuple[cal_pb.Calendar, list[str]]:
-            updated = cal_pb.Calendar()
-            updated.CopyFrom(current)
-            changed = apply_update_mask(
-                updated,
-                request.calendar,
-                request.update_mask,
-                mutable=_CAL_MUTABLE,
-                output_only=_CAL_OUTPUT,
-                bad=bad,
-            )
-            if not updated.time_zone:
-                updated.time_zone = current.time_zone
-            return updated, changed
-
         connector = await self.rt.calendars(account_id)
         updated = await connector.update_calendar(
             account_id, name.calendar, apply, request.calendar.etag, WriteContext(p.token_id)
@@ -188,18 +167,12 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     ) -> cal_pb.ListSchedulesResponse:
         parent = parse_calendar(request.parent, "parent")
         _, account_id = self.rt.account(parent.account, "parent")
-        size = page_size(request.page_size)
-        digest = self.rt.pages.request_digest(request)
-        position = self.rt.pages.decode(request.page_token, digest)
+        page_request, digest = self.rt.pages.start(request)
         connector = await self.rt.calendars(account_id)
-        page = await connector.list_schedules(
-            account_id, parent.calendar, PageRequest(size, position)
-        )
+        page = await connector.list_schedules(account_id, parent.calendar, page_request)
         return cal_pb.ListSchedulesResponse(
             schedules=page.items,
-            next_page_token=self.rt.pages.encode(page.next_position, digest)
-            if page.next_position
-            else "",
+            next_page_token=self.rt.pages.next_token(page, digest),
             total_size=page.total_size or 0,
         )
 
@@ -242,38 +215,18 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         name = parse_calendar_child(request.schedule.name, "schedules", "schedule.name")
         p, account_id = self.rt.account(name.account, "schedule.name")
         bad = BadRequestBuilder()
-        mask_paths = set(request.update_mask.paths)
         check_schedule(
-            bad,
-            request.schedule,
-            "schedule",
-            create="display_name" in mask_paths or "*" in mask_paths,
+            bad, request.schedule, "schedule", create=_replaces_name(request.update_mask)
         )
-        apply_update_mask(
-            cal_pb.Schedule(),
+        apply = masked_update(
+            bad,
             request.schedule,
             request.update_mask,
             mutable=_SCH_MUTABLE,
             output_only=_SCH_OUTPUT,
-            bad=bad,
+            keep_if_empty=("time_zone",),
         )
         bad.raise_if_any()
-
-        def apply(current: cal_pb.Schedule) -> tuple[cal_pb.Schedule, list[str]]:
-            updated = cal_pb.Schedule()
-            updated.CopyFrom(current)
-            changed = apply_update_mask(
-                updated,
-                request.schedule,
-                request.update_mask,
-                mutable=_SCH_MUTABLE,
-                output_only=_SCH_OUTPUT,
-                bad=bad,
-            )
-            if not updated.time_zone:
-                updated.time_zone = current.time_zone
-            return updated, changed
-
         connector = await self.rt.calendars(account_id)
         return await connector.update_schedule(
             account_id,
@@ -300,18 +253,17 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     async def ListTimeZones(
         self, request: cal_pb.ListTimeZonesRequest, context: Context
     ) -> cal_pb.ListTimeZonesResponse:
-        principal()  # any valid token; resolved by the interceptor
-        size = page_size(request.page_size)
         at = (
             request.time.ToDatetime(dt.UTC) if request.HasField("time") else dt.datetime.now(dt.UTC)
         )
-        digest = self.rt.pages.request_digest(request)
-        start = int(self.rt.pages.decode(request.page_token, digest) or 0)
+        page_request, digest = self.rt.pages.start(request)
+        begin = int(page_request.position or 0)
         zones = time_zones(request.query, at)
-        more = start + size < len(zones)
+        end = begin + page_request.size
+        page = Page(zones[begin:end], str(end) if end < len(zones) else None, len(zones))
         return cal_pb.ListTimeZonesResponse(
-            time_zones=zones[start : start + size],
-            next_page_token=self.rt.pages.encode(str(start + size), digest) if more else "",
+            time_zones=page.items,
+            next_page_token=self.rt.pages.next_token(page, digest),
             total_size=len(zones),
         )
 

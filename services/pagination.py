@@ -13,9 +13,11 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import Message
 
+from connectors.base import Page, PageRequest
 from connectors.errors import InvalidArgument
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PageTokens", "page_size"]
@@ -48,6 +50,16 @@ class PageTokens:
             if name in copy.DESCRIPTOR.fields_by_name:
                 copy.ClearField(name)
         return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+    def start(self, request: Message) -> tuple[PageRequest, str]:
+        """The page a List request asks for, and its digest for ``next_token``."""
+        fields: Any = request  # every List request has page_size and page_token
+        size = page_size(fields.page_size)
+        digest = self.request_digest(request)
+        return PageRequest(size, self.decode(fields.page_token, digest)), digest
+
+    def next_token(self, page: Page[Any], digest: str) -> str:
+        return self.encode(page.next_position, digest) if page.next_position else ""
 
     def encode(self, position: str, digest: str) -> str:
         payload = json.dumps([position, digest], separators=(",", ":")).encode()

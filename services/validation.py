@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import cache
+from typing import TypeVar
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
@@ -25,7 +26,10 @@ __all__ = [
     "check_request_id",
     "check_time_zone",
     "is_time_zone",
+    "masked_update",
 ]
+
+M = TypeVar("M", bound=Message)
 
 COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 UUID_RE = re.compile(
@@ -119,6 +123,46 @@ def apply_update_mask(
         if _field_bytes(target, path) != before:
             changed.append(path)
     return changed
+
+
+def masked_update(
+    bad: BadRequestBuilder,
+    resource: M,
+    mask: FieldMask,
+    *,
+    mutable: Collection[str],
+    output_only: Collection[str],
+    keep_if_empty: Collection[str] = (),
+) -> Callable[[M], tuple[M, list[str]]]:
+    """Check ``mask`` now (into ``bad``) and return the change to apply later.
+
+    The connector calls the returned function on the current resource inside
+    its transaction, so the read-modify-write sees the latest state.
+    ``keep_if_empty`` fields keep their value when the update clears them
+    (a calendar's time zone falls back to the current one, never to "").
+    """
+    apply_update_mask(
+        type(resource)(), resource, mask, mutable=mutable, output_only=output_only, bad=bad
+    )
+
+    def apply(current: M) -> tuple[M, list[str]]:
+        updated = type(current)()
+        updated.CopyFrom(current)
+        changed = apply_update_mask(
+            updated,
+            resource,
+            mask,
+            mutable=mutable,
+            output_only=output_only,
+            bad=BadRequestBuilder(),
+        )
+        for name in keep_if_empty:
+            if not getattr(updated, name):
+                setattr(updated, name, getattr(current, name))
+                changed = [c for c in changed if c != name]
+        return updated, changed
+
+    return apply
 
 
 def _field_bytes(message: Message, path: str) -> bytes:

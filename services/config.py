@@ -1,0 +1,439 @@
+"""Settings of every Almanac service, driven by one table.
+
+`SCHEMA` (in the manner of Radicale's config schema) is the single source of
+truth: each `Option` has its default, help text, parser and environment
+variable, and the loader, the validation, the CLI flags (`add_arguments`)
+and the README table (`render_markdown`) are all derived from it.
+
+Sources, highest priority first:
+
+1. explicit overrides (a dict, e.g. from CLI flags; ``None`` values = not given),
+2. environment variables ``ALMANAC_<NAME>`` (``ALMANAC_CALENDAR_PORT``),
+3. the TOML file named by ``ALMANAC_CONFIG`` (flat ``name = value`` keys),
+4. the defaults, which all work on a laptop.
+
+Any bad value raises ValueError naming the option and where it came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_PREFIX",
+    "SCHEMA",
+    "SERVICE_PORT_OPTIONS",
+    "Option",
+    "Settings",
+    "add_arguments",
+    "load_settings",
+    "overrides_from_args",
+    "render_markdown",
+]
+
+ENV_PREFIX = "ALMANAC_"
+CONFIG_ENV = "ALMANAC_CONFIG"
+
+Parser = Callable[[object], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: its default, documentation and parser."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Parser
+    type_name: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+# --- parsers: accept a native value (TOML, overrides) or a string (env) -----
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_SIZE_RE = re.compile(r"\s*(\d+)\s*(B|KB|KIB|MB|MIB|GB|GIB)?\s*", re.IGNORECASE)
+_SIZE_UNITS = {
+    "B": 1,
+    "KB": 1000,
+    "KIB": 1 << 10,
+    "MB": 1000**2,
+    "MIB": 1 << 20,
+    "GB": 1000**3,
+    "GIB": 1 << 30,
+}
+_STORE_SCHEMES = ("sqlite://", "postgresql://", "postgres://")
+
+
+def _text(min_len: int = 1) -> Parser:
+    def parse(raw: object) -> str:
+        if not isinstance(raw, str):
+            raise ValueError(f"expected a string, got {raw!r}")
+        value: str = raw.strip()
+        if len(value) < min_len:
+            raise ValueError(
+                "must not be empty" if min_len == 1 else f"must be at least {min_len} characters"
+            )
+        return value
+
+    return parse
+
+
+def _optional(inner: Parser) -> Parser:
+    # An empty string (ALMANAC_X= in the environment) explicitly unsets.
+    def parse(raw: object) -> Any:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        return inner(raw)
+
+    return parse
+
+
+def _int(lo: int, hi: int | None = None) -> Parser:
+    def parse(raw: object) -> int:
+        if isinstance(raw, bool):
+            raise ValueError(f"expected an integer, got {raw!r}")
+        if isinstance(raw, int):
+            value = raw
+        elif isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d[\d_]*\s*", raw):
+            value = int(raw)
+        else:
+            raise ValueError(f"expected an integer, got {raw!r}")
+        if value < lo or (hi is not None and value > hi):
+            bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+            raise ValueError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(lo: float, *, exclusive: bool = False) -> Parser:
+    def parse(raw: object) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise ValueError(f"expected a number, got {raw!r}")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"expected a number, got {raw!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"expected a finite number, got {raw!r}")
+        if value < lo or (exclusive and value == lo):
+            raise ValueError(f"must be {'greater than' if exclusive else 'at least'} {lo:g}")
+        return value
+
+    return parse
+
+
+def _bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _choice(*choices: str, upper: bool = False) -> Parser:
+    def parse(raw: object) -> str:
+        if not isinstance(raw, str):
+            raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        value: str = raw.strip().upper() if upper else raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _size(raw: object) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str) and (m := _SIZE_RE.fullmatch(raw)):
+        value = int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "B").upper()]
+    else:
+        raise ValueError(f"expected a byte count such as 4194304 or '4MiB', got {raw!r}")
+    if value < 1024 or value > 2**31 - 1:
+        raise ValueError(f"must be between 1 KiB and 2 GiB, got {value}")
+    return value
+
+
+def _store_url(raw: object) -> str:
+    value: str = _text()(raw)
+    if not value.startswith(_STORE_SCHEMES):
+        raise ValueError(f"expected a sqlite:/// or postgresql:// URL, got {value!r}")
+    return value
+
+
+def _http_url(raw: object) -> str:
+    value: str = _text()(raw)
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+# --- the table ----------------------------------------------------------------
+
+_PORT = _int(0, 65535)
+_PORT_HELP = "TCP port of the {} service (0 picks a free port)."
+
+_OPTIONS = [
+    Option("store_url", "sqlite:///./data/almanac.db",
+           "State store: `sqlite:///<path>` (single host) or `postgresql://...` (scale-out).",
+           _store_url, "url"),
+    Option("host", "127.0.0.1",
+           "Address every service binds to; `0.0.0.0` or `::` to accept remote clients.",
+           _text(), "host"),
+    Option("account_port", 50051, _PORT_HELP.format("account"), _PORT, "port"),
+    Option("calendar_port", 50052, _PORT_HELP.format("calendar"), _PORT, "port"),
+    Option("event_port", 50053, _PORT_HELP.format("event"), _PORT, "port"),
+    Option("contact_port", 50054, _PORT_HELP.format("contact"), _PORT, "port"),
+    Option("resource_port", 50055, _PORT_HELP.format("resource"), _PORT, "port"),
+    Option("availability_port", 50056, _PORT_HELP.format("availability"), _PORT, "port"),
+    Option("activity_port", 50057, _PORT_HELP.format("activity"), _PORT, "port"),
+    Option("bootstrap_token", None,
+           "If set, a token with the global `admin` scope is created with this value at "
+           "start-up (first run only), so the first account can be connected.",
+           _optional(_text(16)), "secret", secret=True),
+    Option("log_level", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+           _choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True), "level"),
+    Option("access_log", True, "Log one line per RPC on the `almanac.access` logger.",
+           _bool, "bool"),
+    Option("otel_exporter", "none",
+           "Trace exporter: `none` (tracing off), `console` (spans on stdout) or `otlp`.",
+           _choice("none", "console", "otlp"), "choice"),
+    Option("otel_endpoint", "http://127.0.0.1:4317",
+           "OTLP/gRPC collector endpoint (used when `otel_exporter` is `otlp`).",
+           _http_url, "url"),
+    Option("grace_seconds", 5.0,
+           "On shutdown, how long in-flight RPCs may finish before they are cancelled.",
+           _float(0), "seconds"),
+    Option("drain_seconds", 0.5,
+           "On shutdown, time between health NOT_SERVING and refusing new RPCs, so load "
+           "balancers notice.", _float(0), "seconds"),
+    Option("keepalive_time_ms", 30000,
+           "Interval of server keepalive pings; finds dead stream clients.",
+           _int(1000), "ms"),
+    Option("keepalive_timeout_ms", 10000,
+           "How long a keepalive ping may go unanswered before the connection is closed.",
+           _int(100), "ms"),
+    Option("max_receive_message_bytes", 4 << 20,
+           "Largest request message accepted (bytes, or e.g. `4MiB`).", _size, "size"),
+    Option("max_send_message_bytes", 16 << 20,
+           "Largest response message sent (bytes, or e.g. `16MiB`).", _size, "size"),
+    Option("max_concurrent_rpcs", None,
+           "Cap on RPCs handled at once per process (further RPCs wait); unset: no cap.",
+           _optional(_int(1)), "int"),
+    Option("tls_cert_file", None,
+           "PEM certificate chain; with `tls_key_file` the services speak TLS.",
+           _optional(_text()), "path"),
+    Option("tls_key_file", None, "PEM private key of `tls_cert_file`.",
+           _optional(_text()), "path"),
+    Option("tls_client_ca_file", None,
+           "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).",
+           _optional(_text()), "path"),
+    Option("page_token_secret", None,
+           "Key that signs page tokens (at least 16 characters); unset: derived from the "
+           "store, so every replica agrees.",
+           _optional(_text(16)), "secret", secret=True),
+    Option("activity_heartbeat_seconds", 15.0,
+           "Interval of heartbeats on an idle activity stream.",
+           _float(0, exclusive=True), "seconds"),
+    Option("activity_retention_days", 30,
+           "How long activities are kept; older cursors must resync.", _int(1), "days"),
+]  # fmt: skip
+
+SCHEMA: dict[str, Option] = {o.name: o for o in _OPTIONS}
+
+SERVICE_PORT_OPTIONS = tuple(n for n in SCHEMA if n.endswith("_port"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated settings; build with `load_settings`, never by hand in services."""
+
+    store_url: str = "sqlite:///./data/almanac.db"
+    host: str = "127.0.0.1"
+    account_port: int = 50051
+    calendar_port: int = 50052
+    event_port: int = 50053
+    contact_port: int = 50054
+    resource_port: int = 50055
+    availability_port: int = 50056
+    activity_port: int = 50057
+    bootstrap_token: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+    access_log: bool = True
+    otel_exporter: str = "none"
+    otel_endpoint: str = "http://127.0.0.1:4317"
+    grace_seconds: float = 5.0
+    drain_seconds: float = 0.5
+    keepalive_time_ms: int = 30000
+    keepalive_timeout_ms: int = 10000
+    max_receive_message_bytes: int = 4 << 20
+    max_send_message_bytes: int = 16 << 20
+    max_concurrent_rpcs: int | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
+    page_token_secret: str | None = field(default=None, repr=False)
+    activity_heartbeat_seconds: float = 15.0
+    activity_retention_days: int = 30
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_cert_file is not None
+
+    def port_for(self, service: str) -> int:
+        """The configured port of ``service`` (``calendar`` → ``calendar_port``)."""
+        name = f"{service}_port"
+        if name not in SERVICE_PORT_OPTIONS:
+            raise ValueError(f"unknown service {service!r}")
+        value: int = getattr(self, name)
+        return value
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied, validated like any other source."""
+        return load_settings({**dataclasses.asdict(self), **changes}, environ={}, config_file=None)
+
+
+# The dataclass spells out types for mypy; the table is what parses. Keep
+# them in lock-step (a mismatch is a bug found at import, not at runtime).
+assert [f.name for f in dataclasses.fields(Settings)] == list(SCHEMA), "SCHEMA/Settings drift"
+assert all(f.default == SCHEMA[f.name].default for f in dataclasses.fields(Settings)), (
+    "SCHEMA/Settings default drift"
+)
+
+
+def _parse(option: Option, raw: object, source: str) -> Any:
+    try:
+        return option.parse(raw)
+    except ValueError as exc:
+        reason = str(exc)
+        if option.secret:  # never echo a secret into logs
+            reason = reason.replace(repr(raw), "<hidden>")
+        raise ValueError(f"invalid value for option {option.name} ({source}): {reason}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"config file {path} (from {CONFIG_ENV}) does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read config file {path}: {exc}") from None
+    unknown = sorted(set(data) - set(SCHEMA))
+    if unknown:
+        raise ValueError(f"unknown option(s) in config file {path}: {', '.join(unknown)}")
+    return data
+
+
+def load_settings(
+    overrides: Mapping[str, object] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Resolve settings from overrides > environment > TOML file > defaults.
+
+    ``environ`` defaults to ``os.environ``; ``config_file`` defaults to the
+    ``ALMANAC_CONFIG`` variable of that environment.
+    """
+    env = os.environ if environ is None else environ
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(overrides) - set(SCHEMA))
+    if unknown:
+        raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+
+    path = config_file if config_file is not None else (env.get(CONFIG_ENV) or None)
+    file_values = _read_toml(Path(path)) if path else {}
+
+    values: dict[str, Any] = {}
+    for name, option in SCHEMA.items():
+        if name in overrides:
+            values[name] = _parse(option, overrides[name], "from overrides")
+        elif option.env in env:
+            values[name] = _parse(option, env[option.env], f"from {option.env}")
+        elif name in file_values:
+            values[name] = _parse(option, file_values[name], f"from {path}")
+        else:
+            values[name] = option.default
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if (s.tls_cert_file is None) != (s.tls_key_file is None):
+        raise ValueError("options tls_cert_file and tls_key_file must be set together")
+    if s.tls_client_ca_file is not None and s.tls_cert_file is None:
+        raise ValueError("option tls_client_ca_file needs tls_cert_file and tls_key_file")
+    seen: dict[int, str] = {}
+    for name in SERVICE_PORT_OPTIONS:
+        port = getattr(s, name)
+        if port and port in seen:
+            raise ValueError(f"options {seen[port]} and {name} both use port {port}")
+        seen.setdefault(port, name)
+
+
+# --- CLI and docs ---------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--flag`` per option; unset flags stay ``None`` (= not overridden)."""
+    group = parser.add_argument_group("settings (flags override ALMANAC_* variables)")
+    for option in SCHEMA.values():
+        group.add_argument(
+            option.flag,
+            dest=option.name,
+            default=None,
+            metavar=option.type_name.upper(),
+            help=f"{option.help} [env {option.env}; default {_fmt_default(option)}]",
+        )
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, object]:
+    """The overrides given on the command line (flags added by `add_arguments`)."""
+    return {n: v for n in SCHEMA if (v := getattr(args, n, None)) is not None}
+
+
+def _fmt_default(option: Option) -> str:
+    value = option.default
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if option.type_name == "size" and value % (1 << 20) == 0:
+        return f"{value >> 20} MiB"
+    return str(value)
+
+
+def render_markdown() -> str:
+    """The settings table for the README, generated from `SCHEMA`."""
+    lines = [
+        "| Option | Environment variable | Default | Description |",
+        "|---|---|---|---|",
+    ]
+    for option in SCHEMA.values():
+        help_text = option.help.replace("|", "\\|")
+        lines.append(
+            f"| `{option.name}` | `{option.env}` | `{_fmt_default(option)}` | {help_text} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,42 @@
+"""Starting the things the scenarios measure: bare echo servers and Almanac services."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.proc import Child, ProcessGroup
+
+__all__ = ["Store", "start_echo", "start_service"]
+
+
+@dataclass(frozen=True)
+class Store:
+    """A fresh SQLite store and the bootstrap admin token its first service creates."""
+
+    url: str
+    token: str
+
+    @classmethod
+    def fresh(cls, workdir: Path) -> Store:
+        # An absolute path gives the four slashes: sqlite:////tmp/.../almanac.db
+        return cls(f"sqlite:///{workdir / 'almanac.db'}", secrets.token_urlsafe(24))
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"ALMANAC_STORE_URL": self.url, "ALMANAC_BOOTSTRAP_TOKEN": self.token}
+
+
+def start_echo(group: ProcessGroup, mode: str) -> Child:
+    """A bare ``aio`` or ``sync`` echo server (`bench.echo`) on a free loopback port."""
+    return group.start_server(f"echo-{mode}", ["-m", "bench.echo", mode])
+
+
+def start_service(group: ProcessGroup, name: str, store: Store) -> Child:
+    """``python -m services serve <name> --port 0`` on ``store``.
+
+    Start services on a shared store one after another: the first one
+    migrates the schema and creates the bootstrap token.
+    """
+    return group.start_server(name, ["-m", "services", "serve", name, "--port", "0"], store.env)

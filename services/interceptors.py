@@ -100,6 +100,7 @@ class Requirement:
 
 _PUBLIC = Requirement(public=True)
 _DENY = Requirement()
+_MISSING = object()  # the options bindings could not be imported
 
 
 def _method_auth_extension() -> Any:
@@ -142,9 +143,9 @@ class Authorizer:
         if full_method in self._public_methods or service in self._public_services:
             return _PUBLIC
         if self._extension is None:
-            self._extension = _method_auth_extension()
-            if self._extension is None:
-                return _DENY
+            self._extension = _method_auth_extension() or _MISSING
+        if self._extension is _MISSING:
+            return _DENY
         try:
             method = descriptor_pool.Default().FindMethodByName(
                 full_method.lstrip("/").replace("/", ".")
@@ -221,11 +222,12 @@ class AccessLog:
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self._logger = logger or logging.getLogger("almanac.access")
 
+    def enabled(self) -> bool:
+        return self._logger.isEnabledFor(logging.INFO)
+
     def record(
         self, method: str, code: grpc.StatusCode, seconds: float, peer: str, rid: str
     ) -> None:
-        if not self._logger.isEnabledFor(logging.INFO):
-            return
         ms = seconds * 1000.0
         self._logger.info(
             "%s %s %.1fms peer=%s request_id=%s",
@@ -241,10 +243,15 @@ class AccessLog:
 class _Context(grpc.aio.ServicerContext):  # type: ignore[type-arg]
     """The servicer context handed to handlers.
 
-    It delegates to grpc's context and adds two things: the ``x-request-id``
-    initial metadata goes out before the first message (merged with the
-    handler's own, if it sends any), and the code of an abort is remembered,
+    It delegates to grpc's context and adds two things: ``x-request-id`` goes
+    out in the trailing metadata of every call, and also in the initial
+    metadata of streams before their first message (merged with the
+    handler's own, if it sends any); and the code of an abort is remembered,
     because grpc's context does not report it afterwards.
+
+    Unary calls carry it in the trailers only: an explicit initial-metadata
+    send is a separate batch and socket write per call, which cost about a
+    seventh of a small unary call's server time in ``make bench``.
     """
 
     __slots__ = ("_inner", "_metadata_sent", "_rid", "aborted_code")
@@ -263,6 +270,7 @@ class _Context(grpc.aio.ServicerContext):  # type: ignore[type-arg]
     async def send_initial_metadata(self, initial_metadata: Any) -> None:
         if self._metadata_sent:
             await self._inner.send_initial_metadata(initial_metadata)  # grpc raises UsageError
+            return
         self._metadata_sent = True
         md = [(k, v) for k, v in initial_metadata if k != REQUEST_ID_KEY]
         await self._inner.send_initial_metadata((*md, (REQUEST_ID_KEY, self._rid)))
@@ -275,13 +283,16 @@ class _Context(grpc.aio.ServicerContext):  # type: ignore[type-arg]
     async def read(self) -> Any:
         return await self._inner.read()
 
+    def attach_trailer(self) -> None:
+        """Send the request id with the status (no extra write)."""
+        self._inner.set_trailing_metadata(((REQUEST_ID_KEY, self._rid),))
+
     async def abort(
         self, code: grpc.StatusCode, details: str = "", trailing_metadata: Any = ()
     ) -> NoReturn:
         self.aborted_code = code
-        if not self._metadata_sent:
-            await self.ensure_initial_metadata()
-        await self._inner.abort(code, details, tuple(trailing_metadata))
+        trailers = [(k, v) for k, v in trailing_metadata if k != REQUEST_ID_KEY]
+        await self._inner.abort(code, details, (*trailers, (REQUEST_ID_KEY, self._rid)))
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
     async def abort_with_status(self, status: grpc.Status) -> NoReturn:
@@ -292,7 +303,8 @@ class _Context(grpc.aio.ServicerContext):  # type: ignore[type-arg]
 
     # Plain delegation below.
     def set_trailing_metadata(self, trailing_metadata: Any) -> None:
-        self._inner.set_trailing_metadata(trailing_metadata)
+        trailers = [(k, v) for k, v in trailing_metadata if k != REQUEST_ID_KEY]
+        self._inner.set_trailing_metadata((*trailers, (REQUEST_ID_KEY, self._rid)))
 
     def invocation_metadata(self) -> Any:
         return self._inner.invocation_metadata()
@@ -345,8 +357,6 @@ class _Context(grpc.aio.ServicerContext):  # type: ignore[type-arg]
 
 
 # --- the interceptor ----------------------------------------------------------------
-
-Behaviour = Callable[..., Any]
 
 
 async def _drive_stream(result: Any, ctx: _Context) -> None:
@@ -466,6 +476,7 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
             rid = uuid.uuid4().hex
         rid_token = current_request_id.set(rid)
         ctx = _Context(context, rid)
+        ctx.attach_trailer()
         peer = ""
         span: RpcSpan | None = None
         if self._tracer is not None:
@@ -481,11 +492,9 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
                     principal_token = current_principal.set(principal)
                 result = await body(ctx)
                 code = ctx.final_code()
-                if not streaming:
-                    if result is None and code is grpc.StatusCode.OK:
-                        # grpc would fail to serialize it, outside our error mapping.
-                        raise TypeError(f"{method} returned None instead of a response")
-                    await ctx.ensure_initial_metadata()
+                if not streaming and result is None and code is grpc.StatusCode.OK:
+                    # grpc would fail to serialize it, outside our error mapping.
+                    raise TypeError(f"{method} returned None instead of a response")
                 return result
             except grpc.aio.AbortError:
                 code = ctx.aborted_code or grpc.StatusCode.UNKNOWN
@@ -507,7 +516,7 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
                 current_principal.reset(principal_token)
             if span is not None:
                 RpcTracer.finish(span, code, error)
-            if self._access_log is not None:
+            if self._access_log is not None and self._access_log.enabled():
                 self._access_log.record(
                     method, code, time.perf_counter() - start, peer or context.peer(), rid
                 )

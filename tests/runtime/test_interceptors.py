@@ -310,14 +310,16 @@ async def test_request_id_is_echoed(stub: Any, echo_pb: Any) -> None:
     call = stub.Echo(req(echo_pb), metadata=(*bearer("reader"), ("x-request-id", "abc-123")))
     reply = await call
     assert reply.request_id == "abc-123"
-    assert ("x-request-id", "abc-123") in tuple(await call.initial_metadata())
+    # Unary calls carry it with the status, in the same write as the reply.
+    assert ("x-request-id", "abc-123") in tuple(await call.trailing_metadata())
+    assert not any(k == "x-request-id" for k, _ in await call.initial_metadata())
 
 
 async def test_request_id_is_generated(stub: Any, echo_pb: Any) -> None:
     call = stub.Echo(req(echo_pb), metadata=bearer("reader"))
     reply = await call
     assert re.fullmatch(r"[0-9a-f]{32}", reply.request_id)
-    assert ("x-request-id", reply.request_id) in tuple(await call.initial_metadata())
+    assert ("x-request-id", reply.request_id) in tuple(await call.trailing_metadata())
 
 
 @pytest.mark.parametrize("bad", ["a b; injected=1", "x" * 300])
@@ -329,7 +331,7 @@ async def test_unsafe_request_id_is_replaced(stub: Any, echo_pb: Any, bad: str) 
 async def test_request_id_on_errors(stub: Any, echo_pb: Any) -> None:
     call = stub.Fail(req(echo_pb, fail="NotFound"), metadata=(("x-request-id", "err-1"),))
     await failed(call)  # unauthenticated: fails before the handler
-    assert ("x-request-id", "err-1") in tuple(await call.initial_metadata())
+    assert ("x-request-id", "err-1") in tuple(await call.trailing_metadata())
 
 
 async def test_access_log_line(stub: Any, echo_pb: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -345,3 +347,29 @@ async def test_access_log_line(stub: Any, echo_pb: Any, caplog: pytest.LogCaptur
     )
     assert denied.grpc_code == "UNAUTHENTICATED"  # type: ignore[attr-defined]
     assert denied.duration_ms >= 0  # type: ignore[attr-defined]
+
+
+# --- the authorizer alone -------------------------------------------------------
+
+
+async def test_authorizer_requirements(echo_pb: Any) -> None:
+    from services.interceptors import Authorizer
+
+    from .echo import TOKENS, InMemoryAuthenticator
+
+    auth = InMemoryAuthenticator(TOKENS)
+    authorizer = Authorizer(auth, public_methods=["almanac.testing.EchoService/NoOption"])
+    assert authorizer.requirement("/grpc.health.v1.Health/Check").public
+    assert authorizer.requirement(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+    ).public
+    assert authorizer.requirement("/almanac.testing.EchoService/Echo").scope == "calendars:read"
+    assert authorizer.requirement("/almanac.testing.EchoService/Whoami").scope == ""
+    assert authorizer.requirement("/almanac.testing.EchoService/NoOption").public
+    unknown = authorizer.requirement("/no.such.Service/Method")
+    assert not unknown.public and unknown.scope is None
+    # Public methods never reach the authenticator.
+    assert await authorizer.authorize("/grpc.health.v1.Health/Check", None) is None
+    assert auth.calls == 0
+    found = await authorizer.authorize("/almanac.testing.EchoService/Echo", "bearer reader")
+    assert found is TOKENS["reader"]

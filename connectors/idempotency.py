@@ -1,28 +1,30 @@
 """Idempotency keys (AIP-155): a retried create returns the first result.
 
-The local connector records the key in the same transaction as the create
-(``record``), so two concurrent retries cannot both create; the service looks
-the key up first (``lookup``) and, when a concurrent retry won the race,
-again after :class:`RequestReplayed`.
+The local connector claims the key at the start of the create's transaction
+(``claim``) and stores the result at its end (``fulfil``). Claiming first
+matters: two concurrent retries that name the same resource id would
+otherwise collide on the resource (ALREADY_EXISTS) before the key, and the
+loser would see an error instead of the first result. The loser's claim
+fails with :class:`RequestReplayed` and the service looks the key up again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
+from connectors.base import WriteContext
 from connectors.errors import ConnectorError, InvalidArgument
 from connectors.store import IntegrityError, Store, Transaction
 
 __all__ = [
     "RETENTION_SECONDS",
     "RequestReplayed",
-    "StoredResponse",
+    "claim",
+    "fulfil",
     "lookup",
-    "record",
     "request_hash",
 ]
 
@@ -31,12 +33,6 @@ RETENTION_SECONDS = 24 * 3600
 
 class RequestReplayed(ConnectorError):
     """The key was recorded by a concurrent request; look it up again."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    request_hash: str
-    response: bytes
 
 
 def request_hash(request: Message) -> str:
@@ -62,30 +58,41 @@ async def lookup(store: Store, scope: str, request_id: str, req_hash: str) -> by
     return bytes(row["response"])
 
 
-async def record(
-    tx: Transaction, scope: str, request_id: str, req_hash: str, response: bytes
-) -> None:
-    """Store the response inside the caller's transaction."""
+async def claim(tx: Transaction, ctx: WriteContext) -> None:
+    """Reserve ``ctx.request_id`` first thing in the create's transaction."""
+    if not ctx.request_id:
+        return
     now = _now_us()
     # An expired key may be reused: drop it first so the insert can succeed.
     await tx.execute(
         "DELETE FROM idempotency_keys WHERE scope = ? AND request_id = ? AND create_time < ?",
-        scope,
-        request_id,
+        ctx.idempotency_scope,
+        ctx.request_id,
         now - RETENTION_SECONDS * 1_000_000,
     )
     try:
         await tx.execute(
             "INSERT INTO idempotency_keys (scope, request_id, request_hash, response, create_time)"
             " VALUES (?, ?, ?, ?, ?)",
-            scope,
-            request_id,
-            req_hash,
-            response,
+            ctx.idempotency_scope,
+            ctx.request_id,
+            ctx.request_hash,
+            b"",
             now,
         )
     except IntegrityError as exc:
         raise RequestReplayed("request_id recorded concurrently") from exc
+
+
+async def fulfil(tx: Transaction, ctx: WriteContext, response: bytes) -> None:
+    """Store the create's result under the key claimed in the same transaction."""
+    if ctx.request_id:
+        await tx.execute(
+            "UPDATE idempotency_keys SET response = ? WHERE scope = ? AND request_id = ?",
+            response,
+            ctx.idempotency_scope,
+            ctx.request_id,
+        )
 
 
 def _now_us() -> int:

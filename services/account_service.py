@@ -10,12 +10,13 @@ from almanac.v1 import account_service_pb2_grpc as acc_grpc
 from google.protobuf import empty_pb2
 
 from connectors.base import WriteContext
-from connectors.errors import AlreadyExists
+from connectors.errors import AlreadyExists, NotFound, PermissionDenied
 from connectors.idempotency import RequestReplayed, lookup, request_hash
 from connectors.local.rows import new_id
 from services.errors import BadRequestBuilder
 from services.names import ID_RE, parse_account
-from services.principal import principal
+from services.principal import principal, require_account
+from services.registry import token_within
 from services.runtime import Context, Runtime
 from services.validation import check_id, check_length, check_request_id, check_time_zone
 
@@ -188,9 +189,18 @@ class AccountService(acc_grpc.AccountServiceServicer):
                 bad.add(f"api_token.accounts[{i}]", "name the account; `me` is not allowed here")
         check_request_id(bad, "request_id", request.request_id)
         bad.raise_if_any()
-        for name in token.accounts:
-            await self.rt.registry.get_account(name.split("/", 1)[1])
         p = principal()
+        # A token can only hand out what it holds: an admin confined to some
+        # accounts must not mint tokens for others, nor an every-account one.
+        if not token.accounts and p.accounts is not None:
+            raise PermissionDenied(
+                "only a token valid for every account may create one",
+                reason="ACCOUNT_ACCESS_DENIED",
+            )
+        for name in token.accounts:
+            account_id = name.split("/", 1)[1]
+            require_account(account_id)
+            await self.rt.registry.get_account(account_id)
         ctx = WriteContext(p.token_id)
         if request.request_id:
             # The secret is not stored, so a retry cannot be answered with it:
@@ -215,11 +225,21 @@ class AccountService(acc_grpc.AccountServiceServicer):
             raise _already_created(stored or b"") from None
         return acc_pb.CreateApiTokenResponse(api_token=created, secret=secret)
 
+    async def _within(self, token_id: str, accounts: frozenset[str]) -> bool:
+        # An unknown token is reported like a foreign one: permission before
+        # existence, so a confined admin cannot probe for token ids.
+        try:
+            return token_within(await self.rt.registry.get_token(token_id), accounts)
+        except NotFound:
+            return False
+
     async def ListApiTokens(
         self, request: acc_pb.ListApiTokensRequest, context: Context
     ) -> acc_pb.ListApiTokensResponse:
         page_request, digest = self.rt.pages.start(request)
-        page = await self.rt.registry.list_tokens(page_request, request.show_revoked)
+        page = await self.rt.registry.list_tokens(
+            page_request, request.show_revoked, principal().accounts
+        )
         return acc_pb.ListApiTokensResponse(
             api_tokens=page.items,
             next_page_token=self.rt.pages.next_token(page, digest),
@@ -233,4 +253,10 @@ class AccountService(acc_grpc.AccountServiceServicer):
             bad = BadRequestBuilder()
             bad.add("name", "must look like apiTokens/{api_token}")
             bad.raise_if_any()
+        p = principal()
+        if p.accounts is not None and not await self._within(parts[1], p.accounts):
+            raise PermissionDenied(
+                f"{request.name} reaches accounts this token may not manage",
+                reason="ACCOUNT_ACCESS_DENIED",
+            )
         return await self.rt.registry.revoke_token(parts[1])

@@ -24,6 +24,10 @@ from services.validation import check_id, check_request_id, masked_update
 
 __all__ = ["CalendarService"]
 
+# The range of google.protobuf.Timestamp (AIP-142): 0001-01-01 to 9999-12-31.
+MIN_SECONDS = -62_135_596_800
+MAX_SECONDS = 253_402_300_799
+
 _CAL_MUTABLE = (
     "display_name",
     "description",
@@ -253,9 +257,13 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     async def ListTimeZones(
         self, request: cal_pb.ListTimeZonesRequest, context: Context
     ) -> cal_pb.ListTimeZonesResponse:
-        at = (
-            request.time.ToDatetime(dt.UTC) if request.HasField("time") else dt.datetime.now(dt.UTC)
-        )
+        at = dt.datetime.now(dt.UTC)
+        if request.HasField("time"):
+            if not MIN_SECONDS <= request.time.seconds <= MAX_SECONDS:
+                bad = BadRequestBuilder()
+                bad.add("time", "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
+                bad.raise_if_any()
+            at = request.time.ToDatetime(dt.UTC)
         page_request, digest = self.rt.pages.start(request)
         begin = int(page_request.position or 0)
         zones = time_zones(request.query, at)
@@ -300,5 +308,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
 
 
 def _ics_text(value: str) -> str:
-    """RFC 5545 TEXT escaping (section 3.3.11)."""
+    """RFC 5545 TEXT escaping (section 3.3.11): no control character but HTAB survives."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = "".join(c for c in value if c in "\t\n" or (ord(c) >= 0x20 and c != "\x7f"))
     return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")

@@ -296,6 +296,15 @@ class Settings:
     activity_heartbeat_seconds: float = 15.0
     activity_retention_days: int = 30
 
+    def __post_init__(self) -> None:
+        # Direct construction (tests, embedding) is validated like load_settings.
+        for option in SCHEMA.values():
+            raw = getattr(self, option.name)
+            value = _parse(option, raw, "given to Settings")
+            if value is not raw:
+                object.__setattr__(self, option.name, value)
+        _validate(self)
+
     @property
     def tls_enabled(self) -> bool:
         return self.tls_cert_file is not None
@@ -310,7 +319,10 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied, validated like any other source."""
-        return load_settings({**dataclasses.asdict(self), **changes}, environ={}, config_file=None)
+        unknown = sorted(set(changes) - set(SCHEMA))
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
 
 
 # The dataclass spells out types for mypy; the table is what parses. Keep
@@ -375,9 +387,7 @@ def load_settings(
             values[name] = _parse(option, file_values[name], f"from {path}")
         else:
             values[name] = option.default
-    settings = Settings(**values)
-    _validate(settings)
-    return settings
+    return Settings(**values)
 
 
 def _validate(s: Settings) -> None:

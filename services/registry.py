@@ -26,14 +26,14 @@ from connectors.errors import (
     NotFound,
     Unauthenticated,
 )
-from connectors.idempotency import record
+from connectors.idempotency import claim, fulfil
 from connectors.local import PRIMARY_ID, LocalConnector, insert_calendar
 from connectors.local.activity import append_activity
 from connectors.local.rows import new_id, now_us, seal, timestamp_from_us
 from connectors.store import IntegrityError, Store, Transaction
 from services.principal import Principal
 
-__all__ = ["TOKEN_CACHE_SECONDS", "Registry", "hash_secret", "new_secret"]
+__all__ = ["TOKEN_CACHE_SECONDS", "Registry", "hash_secret", "new_secret", "token_within"]
 
 # How long a validated token is trusted without asking the store again; a
 # revocation reaches every process within this time.
@@ -123,6 +123,7 @@ class Registry:
     async def _insert_account(
         self, tx: Transaction, account: acc_pb.Account, account_id: str, ctx: WriteContext
     ) -> acc_pb.Account:
+        await claim(tx, ctx)
         now = now_us()
         stored = acc_pb.Account()
         stored.CopyFrom(account)
@@ -154,8 +155,7 @@ class Registry:
             await insert_calendar(
                 tx, self.store.dialect, account_id, primary, PRIMARY_ID, WriteContext(ctx.actor)
             )
-        if ctx.request_id:
-            await record(tx, ctx.idempotency_scope, ctx.request_id, ctx.request_hash, body)
+        await fulfil(tx, ctx, body)
         return shown
 
     async def get_account(self, account_id: str) -> acc_pb.Account:
@@ -281,6 +281,7 @@ class Registry:
             expire = stored.expire_time.seconds * 1_000_000 + stored.expire_time.nanos // 1000
         body = stored.SerializeToString(deterministic=True)
         async with self.store.transaction() as tx:
+            await claim(tx, ctx)
             try:
                 await tx.execute(
                     "INSERT INTO api_tokens (id, token_hash, body, revoked, create_time,"
@@ -293,20 +294,29 @@ class Registry:
                 )
             except IntegrityError as exc:
                 raise AlreadyExists("a token with this secret already exists") from exc
-            if ctx.request_id:
-                await record(tx, ctx.idempotency_scope, ctx.request_id, ctx.request_hash, body)
+            await fulfil(tx, ctx, body)
         return stored, secret
 
-    async def list_tokens(self, page: PageRequest, show_revoked: bool) -> Page[acc_pb.ApiToken]:
+    async def list_tokens(
+        self, page: PageRequest, show_revoked: bool, only: frozenset[str] | None
+    ) -> Page[acc_pb.ApiToken]:
+        """Newest first; with ``only``, just the tokens confined to those accounts."""
         where = "" if show_revoked else "WHERE revoked = 0"
         rows = await self.store.fetchall(
             f"SELECT id, body, create_time FROM api_tokens {where} ORDER BY create_time DESC, id"
         )
+        tokens = [acc_pb.ApiToken.FromString(bytes(r["body"])) for r in rows]
+        if only is not None:
+            tokens = [t for t in tokens if token_within(t, only)]
         start = int(page.position or 0)
-        chunk = rows[start : start + page.size]
-        more = start + page.size < len(rows)
-        items = [acc_pb.ApiToken.FromString(bytes(r["body"])) for r in chunk]
-        return Page(items, str(start + page.size) if more else None, len(rows))
+        more = start + page.size < len(tokens)
+        return Page(tokens[start : start + page.size], str(start + page.size) if more else None)
+
+    async def get_token(self, token_id: str) -> acc_pb.ApiToken:
+        row = await self.store.fetchone("SELECT body FROM api_tokens WHERE id = ?", token_id)
+        if row is None:
+            raise NotFound(f"token apiTokens/{token_id} not found")
+        return acc_pb.ApiToken.FromString(bytes(row["body"]))
 
     async def revoke_token(self, token_id: str) -> acc_pb.ApiToken:
         async with self.store.transaction() as tx:
@@ -359,6 +369,11 @@ class Registry:
                 )
             except AlreadyExists:
                 pass
+
+
+def token_within(token: acc_pb.ApiToken, accounts: frozenset[str]) -> bool:
+    """Whether ``token`` reaches only ``accounts`` (an every-account token never does)."""
+    return bool(token.accounts) and all(a.split("/", 1)[1] in accounts for a in token.accounts)
 
 
 def _apply_account_path(full: acc_pb.Account, changes: acc_pb.Account, path: str) -> bool:

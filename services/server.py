@@ -62,6 +62,7 @@ class RunningServer:
     settings: Settings
     service_full_names: tuple[str, ...]
     tracing: Tracing
+    owns_tracing: bool = True  # created by start_server, so shut down with it
     on_shutdown: list[ShutdownHook] = field(default_factory=list)
     _shutdown_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -89,7 +90,10 @@ class RunningServer:
         if self.settings.drain_seconds > 0:
             await asyncio.sleep(self.settings.drain_seconds)
         await self.server.stop(self.settings.grace_seconds if grace is None else grace)
-        self.tracing.shutdown()
+        if self.owns_tracing:
+            self.tracing.shutdown()
+        else:
+            self.tracing.force_flush()
         _log.info("almanac-%s stopped", self.service_name)
 
     async def wait_for_termination(self) -> None:
@@ -161,6 +165,8 @@ async def start_server(
     and are listed by reflection. ``port`` 0 binds a free port, reported on
     the result. ``tracing`` defaults to what the settings ask for.
     """
+    credentials = _credentials(settings)  # before anything needs cleaning up
+    owns_tracing = tracing is None
     if tracing is None:
         tracing = setup_tracing(settings, service_name)
     interceptor = build_interceptor(
@@ -169,7 +175,6 @@ async def start_server(
         access_log=settings.access_log,
         public_methods=public_methods,
     )
-    credentials = _credentials(settings)
     server = grpc.aio.server(
         interceptors=[interceptor],
         options=server_options(settings),
@@ -193,6 +198,8 @@ async def start_server(
         bound = 0
     if bound == 0:
         await server.stop(None)
+        if owns_tracing:
+            tracing.shutdown()
         raise ServerStartError(
             f"almanac-{service_name} cannot listen on {address}: the address is in use "
             "or not available (set GRPC_VERBOSITY=debug for details)"
@@ -210,6 +217,7 @@ async def start_server(
         settings=settings,
         service_full_names=tuple(service_full_names),
         tracing=tracing,
+        owns_tracing=owns_tracing,
     )
     _log.info(
         "almanac-%s listening on %s%s",

@@ -20,7 +20,14 @@ def _zone_ids() -> tuple[str, ...]:
     )
 
 
+# Converting instants this close to datetime's limits overflows; the offsets
+# there are the zone's first or last rule anyway.
+_EARLIEST = dt.datetime(2, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9998, 12, 31, tzinfo=dt.UTC)
+
+
 def time_zones(query: str, at: dt.datetime) -> list[cal_pb.TimeZone]:
+    at = min(max(at, _EARLIEST), _LATEST)
     needle = query.lower()
     out = []
     for zone_id in _zone_ids():

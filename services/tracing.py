@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextvars import Token
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 
@@ -139,7 +140,7 @@ class RpcSpan:
     """A started server span and the context token to detach when it ends."""
 
     span: Span
-    token: object
+    token: Token[otel_context.Context]
 
 
 class RpcTracer:
@@ -192,4 +193,4 @@ class RpcTracer:
                     span.record_exception(error)
             span.end()
         finally:
-            otel_context.detach(rpc_span.token)  # type: ignore[arg-type]
+            otel_context.detach(rpc_span.token)

@@ -10,7 +10,7 @@ from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import common_pb2
 
 from connectors.base import CalendarMutation, Page, PageRequest, ScheduleMutation, WriteContext
-from connectors.errors import FailedPrecondition
+from connectors.errors import FailedPrecondition, NotFound
 from connectors.store import Store, Transaction
 
 from .table import BodyTable
@@ -58,6 +58,17 @@ async def insert_calendar(
     return await CALENDARS.insert(
         tx, dialect, (account, calendar_id), stored, ctx, {"is_primary": int(stored.primary)}
     )
+
+
+async def lock_account(tx: Transaction, dialect: str, account: str) -> None:
+    """Fail unless the account exists, and keep it from being deleted until commit.
+
+    SQLite's single writer already serializes this with DeleteAccount; on
+    PostgreSQL the shared row lock does, so no calendar outlives its account.
+    """
+    lock = " FOR SHARE" if dialect == "postgresql" else ""
+    if await tx.fetchone(f"SELECT id FROM accounts WHERE id = ?{lock}", account) is None:
+        raise NotFound(f"account accounts/{account} not found")
 
 
 def _not_primary(calendar: cal_pb.Calendar) -> None:
@@ -110,6 +121,7 @@ class LocalCalendars:
         self, account: str, calendar: cal_pb.Calendar, calendar_id: str, ctx: WriteContext
     ) -> cal_pb.Calendar:
         async with self._store.transaction() as tx:
+            await lock_account(tx, self._store.dialect, account)
             return await insert_calendar(
                 tx, self._store.dialect, account, calendar, calendar_id, ctx
             )

@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from connectors.base import WriteContext
 from connectors.errors import AlreadyExists, EtagMismatch, NotFound
-from connectors.idempotency import record
+from connectors.idempotency import claim, fulfil
 from connectors.store import IntegrityError, Store, Transaction
 
 from .activity import append_activity
@@ -59,6 +59,7 @@ class BodyTable(Generic[M]):
         extra: dict[str, int | str] | None = None,
     ) -> M:
         """Insert ``resource`` (its ``name`` already set) under ``key``."""
+        await claim(tx, ctx)
         now = now_us()
         resource.create_time.CopyFrom(timestamp_from_us(now))  # type: ignore[attr-defined]
         resource.update_time.CopyFrom(timestamp_from_us(now))  # type: ignore[attr-defined]
@@ -75,8 +76,7 @@ class BodyTable(Generic[M]):
             name = resource.name  # type: ignore[attr-defined]
             raise AlreadyExists(f"{self.kind} {name} already exists") from exc
         await self._log(tx, dialect, key, act_pb.ACTIVITY_TYPE_ADDED, resource, ctx)
-        if ctx.request_id:
-            await record(tx, ctx.idempotency_scope, ctx.request_id, ctx.request_hash, body)
+        await fulfil(tx, ctx, body)
         return resource
 
     async def update(

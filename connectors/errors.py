@@ -10,6 +10,7 @@ never see a backend-specific exception and the gRPC layer
      ├── AlreadyExists
      ├── EtagMismatch            the caller's etag is stale (AIP-154): ABORTED
      ├── FailedPrecondition      the resource's state forbids it: FAILED_PRECONDITION
+     ├── OutOfRange              past the end of something, e.g. a series: OUT_OF_RANGE
      ├── PermissionDenied
      ├── Unauthenticated
      ├── RateLimited             retry_after: float | None (seconds)
@@ -39,6 +40,7 @@ __all__ = [
     "FailedPrecondition",
     "InvalidArgument",
     "NotFound",
+    "OutOfRange",
     "PermissionDenied",
     "RateLimited",
     "Unauthenticated",
@@ -94,6 +96,10 @@ class AlreadyExists(ConnectorError):
 class FailedPrecondition(ConnectorError):
     """The resource is not in a state that allows the operation (for example
     deleting the primary calendar). Not for etag mismatches: see EtagMismatch."""
+
+
+class OutOfRange(ConnectorError):
+    """A position past the end of a sequence, such as instance 12 of a 10-instance series."""
 
 
 class EtagMismatch(ConnectorError):

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import grpc
 from almanac.v1 import account_service_pb2_grpc as acc_grpc
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
+from almanac.v1 import event_service_pb2_grpc as ev_grpc
 
 from services.account_service import AccountService
 from services.calendar_service import CalendarService
+from services.event_service import EventService
 from services.runtime import Runtime
 
 __all__ = ["CATALOG", "ServiceEntry"]
@@ -45,6 +47,12 @@ CATALOG: dict[str, ServiceEntry] = {
             lambda rt: (
                 lambda s: cal_grpc.add_CalendarServiceServicer_to_server(CalendarService(rt), s)
             ),
+        ),
+        ServiceEntry(
+            "event",
+            "event_port",
+            "almanac.v1.EventService",
+            lambda rt: lambda s: ev_grpc.add_EventServiceServicer_to_server(EventService(rt), s),
         ),
     )
 }

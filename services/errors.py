@@ -59,6 +59,7 @@ STATUS_TABLE: Mapping[type[Exception], StatusRule] = {
     # AIP-154: an etag mismatch is ABORTED (409), not FAILED_PRECONDITION.
     ce.EtagMismatch: StatusRule(grpc.StatusCode.ABORTED, "ETAG_MISMATCH"),
     ce.FailedPrecondition: StatusRule(grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
+    ce.OutOfRange: StatusRule(grpc.StatusCode.OUT_OF_RANGE, "OUT_OF_RANGE"),
     ce.PermissionDenied: StatusRule(grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"),
     ce.Unauthenticated: StatusRule(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
     ce.RateLimited: StatusRule(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED"),

@@ -9,7 +9,7 @@ them without adapters (callers store booleans as 0/1).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Protocol
@@ -63,6 +63,10 @@ class Transaction(abc.ABC):
     @abc.abstractmethod
     async def execute(self, sql: str, *args: object) -> int:
         """Run one statement; return the number of rows it changed (0 for DDL)."""
+
+    @abc.abstractmethod
+    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """Run one statement once per parameter row, in one round trip."""
 
     @abc.abstractmethod
     async def fetchone(self, sql: str, *args: object) -> Row | None:

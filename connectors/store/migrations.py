@@ -118,6 +118,58 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "events and materialized instances",
+        (
+            # kind: 1 single event, 2 series master, 3 exception (a modified or
+            # cancelled instance, keyed by its series and original start).
+            # start_us/end_us are instants; all-day and floating times
+            # (floating = 1) are stored as if in UTC and queries widen their
+            # window by 14 hours, then place them in the calendar's current
+            # zone, so a calendar changing its time zone never strands one.
+            # A master's range covers its whole series (end: last instance's
+            # end, or the largest BIGINT for an endless series).
+            """CREATE TABLE events (
+                account_id TEXT NOT NULL,
+                calendar_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                kind INTEGER NOT NULL,
+                series_id TEXT NOT NULL DEFAULT '',
+                instance_key TEXT NOT NULL DEFAULT '',
+                ical_uid TEXT NOT NULL,
+                start_us {BIGINT} NOT NULL,
+                end_us {BIGINT} NOT NULL,
+                floating INTEGER NOT NULL DEFAULT 0,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                horizon_us {BIGINT} NOT NULL DEFAULT 0,
+                body {BLOB} NOT NULL,
+                create_time {BIGINT} NOT NULL,
+                update_time {BIGINT} NOT NULL,
+                PRIMARY KEY (account_id, calendar_id, id)
+            )""",
+            "CREATE INDEX events_by_start ON events (account_id, calendar_id, start_us)",
+            "CREATE INDEX events_by_update ON events (account_id, calendar_id, update_time)",
+            "CREATE INDEX events_by_uid ON events (account_id, calendar_id, ical_uid)",
+            "CREATE INDEX events_by_series ON events (account_id, calendar_id, series_id)",
+            # The instances of each master up to its horizon_us, so a range
+            # listing is an index scan instead of an expansion of every series.
+            # Later instances are expanded on the fly.
+            """CREATE TABLE event_instances (
+                account_id TEXT NOT NULL,
+                calendar_id TEXT NOT NULL,
+                series_id TEXT NOT NULL,
+                instance_key TEXT NOT NULL,
+                instance_index INTEGER NOT NULL,
+                start_us {BIGINT} NOT NULL,
+                end_us {BIGINT} NOT NULL,
+                overridden INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (account_id, calendar_id, series_id, instance_key)
+            )""",
+            "CREATE INDEX event_instances_by_start"
+            " ON event_instances (account_id, calendar_id, start_us)",
+        ),
+    ),
 )
 
 _CREATE_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -164,6 +165,17 @@ class _PostgresTransaction(Transaction):
             self._failed = True
             raise
         return _rowcount(status)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._check()
+        if not rows:
+            return
+        try:
+            with _map_query:
+                await self._conn.executemany(to_numbered_placeholders(sql), rows)
+        except BaseException:
+            self._failed = True
+            raise
 
     async def fetchone(self, sql: str, *args: object) -> Row | None:
         self._check()

@@ -18,7 +18,7 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from queue import SimpleQueue
 from types import TracebackType
 from typing import Any, TypeVar
@@ -178,6 +178,12 @@ def _fetchall(conn: sqlite3.Connection, sql: str, args: _Args) -> list[Row]:
         cur.close()
 
 
+def _executemany(conn: sqlite3.Connection, sql: str, args: _Args) -> int:
+    cur = conn.executemany(sql, args)  # type: ignore[arg-type]  # args: the rows
+    cur.close()
+    return 0
+
+
 def _execute(conn: sqlite3.Connection, sql: str, args: _Args) -> int:
     cur = conn.execute(sql, args)
     try:
@@ -314,6 +320,10 @@ class _SqliteTransaction(Transaction):
 
     async def execute(self, sql: str, *args: object) -> int:
         return await self._run(_execute, sql, args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        if rows:
+            await self._run(_executemany, sql, tuple(tuple(r) for r in rows))
 
     async def fetchone(self, sql: str, *args: object) -> Row | None:
         return await self._run(_fetchone, sql, args)

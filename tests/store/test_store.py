@@ -73,7 +73,8 @@ async def test_migrations_create_tables_and_are_idempotent(store_url: str) -> No
             row = await first.fetchone(f"SELECT count(*) FROM {table}")
             assert row is not None and row[0] == 0
         ledger = await first.fetchall("SELECT version, name, applied_at FROM schema_migrations")
-        assert [(r["version"], r["name"]) for r in ledger] == [(1, "initial schema")]
+        expected = [(m.version, m.name) for m in MIGRATIONS]
+        assert [(r["version"], r["name"]) for r in ledger] == expected
         assert abs(ledger[0]["applied_at"] - time.time_ns() // 1000) < 60_000_000
     finally:
         await first.close()
@@ -88,10 +89,11 @@ async def test_migrations_create_tables_and_are_idempotent(store_url: str) -> No
 
 
 async def test_later_migration_is_appended(store: Store) -> None:
+    next_version = len(MIGRATIONS) + 1
     extra = Migration(
-        2, "extra", ("CREATE TABLE extra (id TEXT PRIMARY KEY, n {BIGINT}, b {BLOB})",)
+        next_version, "extra", ("CREATE TABLE extra (id TEXT PRIMARY KEY, n {BIGINT}, b {BLOB})",)
     )
-    assert await apply_migrations(store, (*MIGRATIONS, extra)) == [2]
+    assert await apply_migrations(store, (*MIGRATIONS, extra)) == [next_version]
     assert await apply_migrations(store, (*MIGRATIONS, extra)) == []
     async with store.transaction() as tx:
         await tx.execute("INSERT INTO extra (id, n, b) VALUES (?, ?, ?)", "x", BIG_US, b"1")
@@ -103,7 +105,7 @@ async def test_concurrent_open_on_fresh_database(store_url: str) -> None:
     stores = await asyncio.gather(*(open_store(store_url) for _ in range(3)))
     try:
         rows = await stores[0].fetchall("SELECT version FROM schema_migrations")
-        assert [r[0] for r in rows] == [1]
+        assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
         for s in stores:
             assert await s.fetchone("SELECT count(*) FROM calendars") is not None
     finally:
@@ -137,7 +139,7 @@ async def test_several_processes_start_at_once(store_url: str) -> None:
     try:
         assert len(await meta_keys(store)) == 3
         rows = await store.fetchall("SELECT version FROM schema_migrations")
-        assert [r[0] for r in rows] == [1]
+        assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
     finally:
         await store.close()
 
@@ -505,3 +507,20 @@ async def test_open_fails_cleanly_on_a_non_database_file(tmp_path: Path) -> None
     junk.write_bytes(os.urandom(4096))
     with pytest.raises(StoreError):
         await open_store(f"sqlite:///{junk}")
+
+
+async def test_executemany_inserts_every_row_in_one_transaction(store: Store) -> None:
+    rows = [(f"k{i}", f"v{i}") for i in range(50)]
+    async with store.transaction() as tx:
+        await tx.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows)
+    got = await store.fetchall("SELECT key, value FROM meta WHERE key LIKE 'k%' ORDER BY key")
+    assert sorted((r["key"], r["value"]) for r in got) == sorted(rows)
+
+
+async def test_executemany_failure_rolls_back_the_whole_batch(store: Store) -> None:
+    with pytest.raises(IntegrityError):
+        async with store.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)", [("dup", "1"), ("dup", "2")]
+            )
+    assert await store.fetchone("SELECT value FROM meta WHERE key = 'dup'") is None

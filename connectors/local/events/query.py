@@ -1,0 +1,277 @@
+"""Listing events: index scans, then filters, order and a keyset page.
+
+A listing reads three index ranges (single events and exceptions, the
+materialized instances, the masters overlapping the window), widened by the
+largest UTC offset so all-day and floating rows can be placed in the
+calendar's current zone before the exact overlap test. Instances past a
+series' materialization horizon are expanded on the fly. Protos are built
+only for the page returned.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+
+from almanac.v1 import event_service_pb2 as ev_pb
+
+from connectors.base import Page, PageRequest
+from connectors.errors import InvalidArgument
+from connectors.recurrence import expand, find_occurrence, parse_instance_suffix, to_utc
+from connectors.store import Row, Store
+
+from .records import (
+    ENDLESS_US,
+    KIND_MASTER,
+    MAX_OFFSET,
+    from_us,
+    is_floating,
+    place,
+    project_instance,
+    us,
+)
+
+__all__ = ["EventQuery", "list_events"]
+
+ORDER_FIELDS = ("start", "create_time", "update_time")
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """What ``ListEvents`` asks for, already validated and defaulted."""
+
+    window_start: datetime | None
+    window_end: datetime | None
+    zone: tzinfo  # the calendar's, for all-day and floating times
+    instances: bool = True
+    order_field: str = "start"
+    descending: bool = False
+    updated_after_us: int | None = None
+    show_deleted: bool = False
+    category: str = ""
+    event_type: str = ""
+    attendee_email: str = ""
+    text: str = ""
+    limit: int = 50_000
+    only_series: str = ""  # ListEventInstances: the one master to expand
+
+
+@dataclass(order=True)
+class _Item:
+    key: tuple[int, str]
+    build: Callable[[], ev_pb.Event] = field(compare=False)
+
+
+def _matches(event: ev_pb.Event, q: EventQuery) -> bool:
+    if q.category and q.category not in event.categories:
+        return False
+    if q.event_type and event.event_type != q.event_type:
+        return False
+    if q.attendee_email:
+        emails = {a.email.lower() for a in event.attendees}
+        emails.add(event.organizer.email.lower())
+        if q.attendee_email not in emails:
+            return False
+    if q.text:
+        haystack = f"{event.display_name}\n{event.description}\n{event.location}".lower()
+        if q.text not in haystack:
+            return False
+    return True
+
+
+def _overlaps(start: datetime, end: datetime, q: EventQuery) -> bool:
+    if q.window_end is not None and start >= q.window_end:
+        return False
+    if q.window_start is None:
+        return True
+    # RFC 4791 9.9: a zero-length event is in the range when it starts in it.
+    return end > q.window_start or (start == end and start >= q.window_start)
+
+
+def _primary(q: EventQuery, start: datetime, event: ev_pb.Event) -> int:
+    if q.order_field == "create_time":
+        value = event.create_time.seconds * 1_000_000 + event.create_time.nanos // 1000
+    elif q.order_field == "update_time":
+        value = event.update_time.seconds * 1_000_000 + event.update_time.nanos // 1000
+    else:
+        value = us(start)
+    return -value if q.descending else value
+
+
+def _bounds(q: EventQuery) -> tuple[int, int]:
+    lo = us(q.window_start - MAX_OFFSET) if q.window_start else -ENDLESS_US
+    hi = us(q.window_end + MAX_OFFSET) if q.window_end else ENDLESS_US
+    return lo, hi
+
+
+async def _rows(
+    store: Store, account: str, calendar: str, q: EventQuery
+) -> tuple[list[Row], list[Row], list[Row]]:
+    lo, hi = _bounds(q)
+    scope = "account_id = ? AND calendar_id = ?"
+    deleted = "" if q.show_deleted else " AND deleted = 0"
+    series = " AND (series_id = ? OR id = ?)" if q.only_series else ""
+    series_args = [q.only_series, q.only_series] if q.only_series else []
+    kinds = "1, 3" if q.instances else "1, 2, 3"
+    events = await store.fetchall(
+        f"SELECT id, kind, series_id, start_us, end_us, floating, body FROM events"
+        f" WHERE {scope} AND kind IN ({kinds}) AND start_us < ? AND end_us >= ?{deleted}{series}",
+        account, calendar, hi, lo, *series_args,
+    )  # fmt: skip
+    if not q.instances:
+        return events, [], []
+    only = " AND series_id = ?" if q.only_series else ""
+    instances = await store.fetchall(
+        f"SELECT series_id, instance_key, start_us, end_us FROM event_instances"
+        f" WHERE {scope} AND start_us < ? AND end_us >= ? AND overridden = 0{only}",
+        account, calendar, hi, lo, *series_args[:1],
+    )  # fmt: skip
+    only = " AND id = ?" if q.only_series else ""
+    masters = await store.fetchall(
+        f"SELECT id, horizon_us, body FROM events WHERE {scope} AND kind = {KIND_MASTER}"
+        f" AND deleted = 0 AND start_us < ? AND end_us >= ?{only}",
+        account, calendar, hi, lo, *series_args[:1],
+    )  # fmt: skip
+    return events, instances, masters
+
+
+async def _exception_keys(store: Store, account: str, calendar: str, series: str) -> set[str]:
+    rows = await store.fetchall(
+        "SELECT instance_key FROM events"
+        " WHERE account_id = ? AND calendar_id = ? AND series_id = ?",
+        account,
+        calendar,
+        series,
+    )
+    return {r["instance_key"] for r in rows}
+
+
+async def collect(store: Store, account: str, calendar: str, q: EventQuery) -> list[_Item]:
+    """Every event the query matches, sorted, each with a lazy proto builder."""
+    events, instance_rows, master_rows = await _rows(store, account, calendar, q)
+    items: list[_Item] = []
+    for row in events:
+        event = ev_pb.Event.FromString(bytes(row["body"]))
+        floating = bool(row["floating"])
+        start = place(row["start_us"], floating, q.zone)
+        end = place(row["end_us"], floating, q.zone)
+        if not _overlaps(start, end, q) or not _matches(event, q):
+            continue
+        if q.updated_after_us is not None and _us_of(event.update_time) <= q.updated_after_us:
+            continue
+        items.append(_Item((_primary(q, start, event), event.name), _constant(event)))
+
+    masters: dict[str, tuple[ev_pb.Event, int]] = {}
+    for row in master_rows:
+        master = ev_pb.Event.FromString(bytes(row["body"]))
+        if _matches(master, q) and (
+            q.updated_after_us is None or _us_of(master.update_time) > q.updated_after_us
+        ):
+            masters[row["id"]] = (master, row["horizon_us"])
+    for row in instance_rows:
+        found = masters.get(row["series_id"])
+        if found is None:
+            continue
+        master, _ = found
+        floating = is_floating(master.start)
+        start = place(row["start_us"], floating, q.zone)
+        end = place(row["end_us"], floating, q.zone)
+        if not _overlaps(start, end, q):
+            continue
+        items.append(_instance_item(q, master, row["instance_key"], start))
+    for series_id, (master, horizon_us) in masters.items():
+        if q.window_end is not None and horizon_us >= us(q.window_end + MAX_OFFSET):
+            continue
+        await _beyond_horizon(store, account, calendar, q, series_id, master, horizon_us, items)
+    if len(items) > q.limit:
+        raise InvalidArgument(
+            f"the request matches more than {q.limit} events or instances; narrow the range",
+            violations=[("end_time", f"at most {q.limit} results per listing")],
+            reason="TOO_MANY_INSTANCES",
+        )
+    items.sort()
+    return items
+
+
+async def _beyond_horizon(
+    store: Store,
+    account: str,
+    calendar: str,
+    q: EventQuery,
+    series_id: str,
+    master: ev_pb.Event,
+    horizon_us: int,
+    items: list[_Item],
+) -> None:
+    """Instances the materialization did not reach, expanded now."""
+    start = max(q.window_start, from_us(horizon_us) - MAX_OFFSET) if q.window_start else None
+    found = expand(
+        master.start,
+        master.end,
+        master.recurrence,
+        window_start=start,
+        window_end=q.window_end,
+        floating_zone=q.zone,
+        limit=q.limit + 1,
+    )
+    overridden: set[str] | None = None
+    for occurrence in found.occurrences:
+        if us(to_utc(occurrence.original_start, UTC)) < horizon_us:
+            continue  # materialized: listed (or overridden) from event_instances
+        if overridden is None:
+            overridden = await _exception_keys(store, account, calendar, series_id)
+        if occurrence.instance_id_suffix in overridden:
+            continue
+        if _overlaps(occurrence.start_utc, occurrence.end_utc, q):
+            items.append(
+                _instance_item(q, master, occurrence.instance_id_suffix, occurrence.start_utc)
+            )
+    if found.truncated:
+        raise InvalidArgument(
+            f"the request expands more than {q.limit} instances; narrow the range",
+            violations=[("end_time", f"at most {q.limit} instances per listing")],
+            reason="TOO_MANY_INSTANCES",
+        )
+
+
+def _constant(event: ev_pb.Event) -> Callable[[], ev_pb.Event]:
+    return lambda: event
+
+
+def _instance_item(q: EventQuery, master: ev_pb.Event, key: str, start: datetime) -> _Item:
+    def build() -> ev_pb.Event:
+        occurrence = find_occurrence(
+            master.start, master.end, master.recurrence, parse_instance_suffix(key),
+            floating_zone=q.zone,
+        )  # fmt: skip
+        if occurrence is None:  # the rows and the series disagree: a bug, not input
+            raise RuntimeError(f"{master.name}_{key} is not an occurrence of its series")
+        return project_instance(master, occurrence)
+
+    return _Item((_primary(q, start, master), f"{master.name}_{key}"), build)
+
+
+def _us_of(ts: object) -> int:
+    seconds: int = getattr(ts, "seconds")  # noqa: B009 - Timestamp
+    nanos: int = getattr(ts, "nanos")  # noqa: B009
+    return seconds * 1_000_000 + nanos // 1000
+
+
+def page_of(items: Sequence[_Item], page: PageRequest) -> Page[ev_pb.Event]:
+    """The page after ``page.position`` (a sort key), with the next position."""
+    begin = 0
+    if page.position:
+        primary, _, name = page.position.partition(":")
+        begin = bisect.bisect_right(items, _Item((int(primary), name), lambda: ev_pb.Event()))
+    chunk = items[begin : begin + page.size]
+    more = begin + page.size < len(items)
+    next_position = f"{chunk[-1].key[0]}:{chunk[-1].key[1]}" if more and chunk else None
+    return Page([item.build() for item in chunk], next_position, len(items))
+
+
+async def list_events(
+    store: Store, account: str, calendar: str, q: EventQuery, page: PageRequest
+) -> Page[ev_pb.Event]:
+    return page_of(await collect(store, account, calendar, q), page)

@@ -1,0 +1,256 @@
+"""Writing events: rows, materialized instances and the activity log, in one
+transaction per request.
+
+A recurring series is one master row; a modified or cancelled instance is
+an exception row keyed by the series and the instance's original start; a
+deleted event stays as a tombstone (``deleted`` = 1) so incremental sync and
+``show_deleted`` can report it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from almanac.v1 import activity_service_pb2 as act_pb
+from almanac.v1 import common_pb2
+from almanac.v1 import event_service_pb2 as ev_pb
+
+from connectors.base import WriteContext
+from connectors.errors import AlreadyExists, EtagMismatch, NotFound
+from connectors.local.activity import append_activity
+from connectors.local.rows import compute_etag, now_us, timestamp_from_us
+from connectors.store import IntegrityError, Row, Transaction
+
+from .records import (
+    KIND_EXCEPTION,
+    KIND_MASTER,
+    KIND_SINGLE,
+    Span,
+    event_span,
+    materialize,
+)
+
+_TYPE_OF_KIND = {
+    KIND_SINGLE: ev_pb.RECURRENCE_TYPE_SINGLE,
+    KIND_MASTER: ev_pb.RECURRENCE_TYPE_MASTER,
+}
+
+__all__ = ["EventMutation", "EventTx", "check_etag"]
+
+# A read-modify-write step: the current event in, the new one and the
+# field paths that changed out. It may raise InvalidArgument.
+EventMutation = Callable[[ev_pb.Event], tuple[ev_pb.Event, Sequence[str]]]
+
+_COLUMNS = (
+    "id, kind, series_id, instance_key, ical_uid, start_us, end_us, floating, deleted,"
+    " horizon_us, body, create_time, update_time"
+)
+
+
+@dataclass
+class EventTx:
+    """One write transaction on one calendar's events."""
+
+    tx: Transaction
+    dialect: str
+    account: str
+    calendar: str
+    ctx: WriteContext
+
+    @property
+    def calendar_name(self) -> str:
+        return f"accounts/{self.account}/calendars/{self.calendar}"
+
+    def name_of(self, event_id: str) -> str:
+        return f"{self.calendar_name}/events/{event_id}"
+
+    async def lock_calendar(self) -> None:
+        """Fail unless the calendar exists; hold it against deletion until commit."""
+        lock = " FOR SHARE" if self.dialect == "postgresql" else ""
+        row = await self.tx.fetchone(
+            f"SELECT id FROM calendars WHERE account_id = ? AND id = ?{lock}",
+            self.account,
+            self.calendar,
+        )
+        if row is None:
+            raise NotFound(f"calendar {self.calendar_name} not found")
+
+    async def row(self, event_id: str, *, deleted: bool = False) -> Row | None:
+        return await self.tx.fetchone(
+            f"SELECT {_COLUMNS} FROM events"
+            " WHERE account_id = ? AND calendar_id = ? AND id = ?"
+            + ("" if deleted else " AND deleted = 0"),
+            self.account,
+            self.calendar,
+            event_id,
+        )
+
+    async def uid_owner(self, ical_uid: str) -> Row | None:
+        """The live single event or master with this UID, if any."""
+        return await self.tx.fetchone(
+            f"SELECT {_COLUMNS} FROM events WHERE account_id = ? AND calendar_id = ?"
+            " AND ical_uid = ? AND kind IN (1, 2) AND deleted = 0",
+            self.account,
+            self.calendar,
+            ical_uid,
+        )
+
+    # -- rows -------------------------------------------------------------
+
+    def _seal(self, event: ev_pb.Event, now: int, *, created: bool) -> bytes:
+        if created:
+            event.create_time.CopyFrom(timestamp_from_us(now))
+        event.update_time.CopyFrom(timestamp_from_us(now))
+        event.etag = compute_etag(event)
+        return event.SerializeToString(deterministic=True)
+
+    async def insert(
+        self, event_id: str, event: ev_pb.Event, series_id: str = "", key: str = ""
+    ) -> None:
+        """Insert a new single event, master or exception (``name`` already set)."""
+        now = now_us()
+        kind = KIND_EXCEPTION if series_id else KIND_MASTER if _recurs(event) else KIND_SINGLE
+        if kind != KIND_EXCEPTION:
+            event.recurrence_type = (
+                ev_pb.RECURRENCE_TYPE_MASTER
+                if kind == KIND_MASTER
+                else ev_pb.RECURRENCE_TYPE_SINGLE
+            )
+        body = self._seal(event, now, created=True)
+        span, horizon, instances = self._layout(event, kind, now)
+        try:
+            await self.tx.execute(
+                f"INSERT INTO events (account_id, calendar_id, {_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                self.account, self.calendar, event_id, kind, series_id, key, event.ical_uid,
+                span.start_us, span.end_us, int(span.floating), horizon, body, now, now,
+            )  # fmt: skip
+        except IntegrityError as exc:
+            raise AlreadyExists(f"event {event.name} already exists") from exc
+        if kind == KIND_MASTER:
+            await self._write_instances(event_id, instances)
+        if kind == KIND_EXCEPTION:
+            await self._mark_overridden(series_id, key)
+        await self.log(act_pb.ACTIVITY_TYPE_ADDED, event)
+
+    async def replace(
+        self, event_id: str, event: ev_pb.Event, changed: Sequence[str], *, previous_kind: int
+    ) -> None:
+        """Store a new version of an existing row (which may change kind)."""
+        now = now_us()
+        kind = previous_kind
+        if previous_kind != KIND_EXCEPTION:
+            kind = KIND_MASTER if _recurs(event) else KIND_SINGLE
+            event.recurrence_type = (
+                ev_pb.RECURRENCE_TYPE_MASTER
+                if kind == KIND_MASTER
+                else ev_pb.RECURRENCE_TYPE_SINGLE
+            )
+        body = self._seal(event, now, created=False)
+        span, horizon, instances = self._layout(event, kind, now)
+        await self.tx.execute(
+            "UPDATE events SET kind = ?, ical_uid = ?, start_us = ?, end_us = ?, floating = ?,"
+            " horizon_us = ?, body = ?, update_time = ?, deleted = 0"
+            " WHERE account_id = ? AND calendar_id = ? AND id = ?",
+            kind, event.ical_uid, span.start_us, span.end_us, int(span.floating), horizon,
+            body, now, self.account, self.calendar, event_id,
+        )  # fmt: skip
+        if previous_kind == KIND_MASTER or kind == KIND_MASTER:
+            await self._drop_instances(event_id)
+        if kind == KIND_MASTER:
+            await self._write_instances(event_id, instances)
+            await self._reapply_overrides(event_id)
+        await self.log(act_pb.ACTIVITY_TYPE_UPDATED, event, changed)
+
+    async def tombstone(self, event_id: str, event: ev_pb.Event, kind: int) -> None:
+        """Mark a row deleted, keeping its last state for sync clients."""
+        now = now_us()
+        event.delete_time.CopyFrom(timestamp_from_us(now))
+        body = self._seal(event, now, created=False)
+        await self.tx.execute(
+            "UPDATE events SET deleted = 1, body = ?, update_time = ?"
+            " WHERE account_id = ? AND calendar_id = ? AND id = ?",
+            body, now, self.account, self.calendar, event_id,
+        )  # fmt: skip
+        if kind == KIND_MASTER:
+            await self._drop_instances(event_id)
+        await self.log(act_pb.ACTIVITY_TYPE_DELETED, event)
+
+    async def exceptions(self, series_id: str) -> list[Row]:
+        return await self.tx.fetchall(
+            f"SELECT {_COLUMNS} FROM events WHERE account_id = ? AND calendar_id = ?"
+            " AND series_id = ? AND deleted = 0",
+            self.account,
+            self.calendar,
+            series_id,
+        )
+
+    def _layout(
+        self, event: ev_pb.Event, kind: int, now: int
+    ) -> tuple[Span, int, list[tuple[str, int, int, int]]]:
+        if kind != KIND_MASTER:
+            return event_span(event), 0, []
+        found = materialize(event, datetime.fromtimestamp(now / 1e6, UTC))
+        rows = [(r.key, r.index, r.start_us, r.end_us) for r in found.rows]
+        return found.span, found.horizon_us, rows
+
+    async def _write_instances(self, series_id: str, rows: list[tuple[str, int, int, int]]) -> None:
+        await self.tx.executemany(
+            "INSERT INTO event_instances (account_id, calendar_id, series_id, instance_key,"
+            " instance_index, start_us, end_us) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(self.account, self.calendar, series_id, *r) for r in rows],
+        )
+
+    async def _drop_instances(self, series_id: str) -> None:
+        await self.tx.execute(
+            "DELETE FROM event_instances"
+            " WHERE account_id = ? AND calendar_id = ? AND series_id = ?",
+            self.account,
+            self.calendar,
+            series_id,
+        )
+
+    async def _mark_overridden(self, series_id: str, key: str) -> None:
+        await self.tx.execute(
+            "UPDATE event_instances SET overridden = 1 WHERE account_id = ? AND calendar_id = ?"
+            " AND series_id = ? AND instance_key = ?",
+            self.account, self.calendar, series_id, key,
+        )  # fmt: skip
+
+    async def _reapply_overrides(self, series_id: str) -> None:
+        await self.tx.execute(
+            "UPDATE event_instances SET overridden = 1 WHERE account_id = ? AND calendar_id = ?"
+            " AND series_id = ? AND instance_key IN (SELECT instance_key FROM events"
+            " WHERE account_id = ? AND calendar_id = ? AND series_id = ?)",
+            self.account, self.calendar, series_id, self.account, self.calendar, series_id,
+        )  # fmt: skip
+
+    async def log(
+        self,
+        activity_type: act_pb.ActivityType.ValueType,
+        event: ev_pb.Event,
+        changed: Sequence[str] = (),
+    ) -> None:
+        await append_activity(
+            self.tx,
+            self.dialect,
+            account=self.account,
+            activity_type=activity_type,
+            resource_type=common_pb2.RESOURCE_TYPE_EVENT,
+            resource=event.name,
+            calendar=self.calendar_name,
+            actor=self.ctx.actor,
+            snapshot=event,
+            changed_fields=changed,
+        )
+
+
+def _recurs(event: ev_pb.Event) -> bool:
+    return bool(event.recurrence.rrules or event.recurrence.rdates)
+
+
+def check_etag(event: ev_pb.Event, etag: str) -> None:
+    if etag and etag != event.etag:
+        raise EtagMismatch(f"event {event.name} was changed since etag {etag} was read")

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
+from almanac.v1 import common_pb2
+from almanac.v1 import event_service_pb2 as ev_pb
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from connectors.base import Page, PageRequest, WriteContext
-from connectors.errors import Unsupported
+from connectors.ical import from_ics, to_ics
 from connectors.local import PRIMARY_ID
+from connectors.local.events import LocalEvents
+from connectors.local.events.importing import import_events
 from connectors.local.rows import new_id
+from connectors.recurrence import expand, from_proto, to_utc
 from services.calendar_checks import check_calendar, check_schedule
 from services.errors import BadRequestBuilder
+from services.event_checks import check_event, normalize
 from services.names import CHILD_ID_RE, parse_account, parse_calendar, parse_calendar_child
 from services.runtime import Context, Runtime
 from services.timezones import time_zones
@@ -65,6 +72,7 @@ def _shown(calendar: cal_pb.Calendar, include_raw: bool) -> cal_pb.Calendar:
 class CalendarService(cal_grpc.CalendarServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.events = LocalEvents(rt.store)
 
     async def _with_schedules(self, account_id: str, calendars: Sequence[cal_pb.Calendar]) -> None:
         connector = await self.rt.calendars(account_id)
@@ -282,17 +290,11 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         _, account_id = self.rt.account(name.account)
         connector = await self.rt.calendars(account_id)
         calendar = await connector.get_calendar(account_id, name.calendar)
-        lines = [
-            "BEGIN:VCALENDAR",
-            "VERSION:2.0",
-            "PRODID:-//Almanac//almanac.dev//EN",
-            "CALSCALE:GREGORIAN",
-            f"X-WR-CALNAME:{_ics_text(calendar.display_name)}",
-            f"X-WR-TIMEZONE:{calendar.time_zone}",
-            "END:VCALENDAR",
-        ]
+        events = await self.events.all_events(account_id, name.calendar)
+        if request.HasField("time_range"):
+            events = _overlapping(events, request.time_range, calendar)
         return httpbody_pb2.HttpBody(
-            content_type="text/calendar; charset=utf-8", data=("\r\n".join(lines) + "\r\n").encode()
+            content_type="text/calendar; charset=utf-8", data=to_ics(calendar, events)
         )
 
     async def ImportCalendar(
@@ -300,15 +302,79 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     ) -> cal_pb.ImportCalendarResponse:
         parent = parse_calendar(request.parent, "parent")
         _, account_id = self.rt.account(parent.account, "parent")
-        await (await self.rt.calendars(account_id)).get_calendar(account_id, parent.calendar)
-        raise Unsupported(
-            "ImportCalendar needs the event store, which this build does not have yet",
-            reason="EVENTS_NOT_AVAILABLE",
+        bad = BadRequestBuilder()
+        check_request_id(bad, "request_id", request.request_id)
+        bad.raise_if_any()
+        connector = await self.rt.calendars(account_id)
+        calendar = await connector.get_calendar(account_id, parent.calendar)
+        parsed = from_ics(request.ics.data, default_zone=calendar.time_zone or "UTC")
+        events = [
+            _imported(e, calendar, bad, f"ics.events[{i}]") for i, e in enumerate(parsed.events)
+        ]
+        exceptions = [
+            _imported(e, calendar, bad, f"ics.exceptions[{i}]")
+            for i, e in enumerate(parsed.exceptions)
+        ]
+        bad.raise_if_any("the document has events Almanac cannot store", reason="INVALID_ICS")
+        if request.validate_only:
+            return cal_pb.ImportCalendarResponse(
+                created_count=len(events),
+                exception_count=len(exceptions),
+                skipped_count=parsed.skipped_count,
+            )
+
+        async def run(ctx: WriteContext) -> cal_pb.ImportCalendarResponse:
+            counts = await import_events(
+                self.rt.store, account_id, parent.calendar, events, exceptions, ctx
+            )
+            return cal_pb.ImportCalendarResponse(
+                created_count=counts.created,
+                updated_count=counts.updated,
+                exception_count=counts.exceptions,
+                skipped_count=parsed.skipped_count,
+            )
+
+        return await self.rt.idempotent(
+            request, "ImportCalendar", cal_pb.ImportCalendarResponse, run
         )
 
 
-def _ics_text(value: str) -> str:
-    """RFC 5545 TEXT escaping (section 3.3.11): no control character but HTAB survives."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    value = "".join(c for c in value if c in "\t\n" or (ord(c) >= 0x20 and c != "\x7f"))
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+def _imported(
+    event: ev_pb.Event, calendar: cal_pb.Calendar, bad: BadRequestBuilder, path: str
+) -> ev_pb.Event:
+    """An event from a document, checked and defaulted like a created one."""
+    problems = BadRequestBuilder()
+    check_event(problems, event, calendar, prefix="event")
+    label = f"VEVENT UID {event.ical_uid[:80]!r}"
+    for field, description in problems.violations:
+        bad.add(path, f"{label}: {field}: {description}")
+    original = ev_pb.Event()
+    original.original_start.CopyFrom(event.original_start)
+    normalize(event, calendar, create=True)
+    if original.HasField("original_start"):
+        event.original_start.CopyFrom(original.original_start)
+    return event
+
+
+def _overlapping(
+    events: Sequence[ev_pb.Event], time_range: common_pb2.TimeRange, calendar: cal_pb.Calendar
+) -> list[ev_pb.Event]:
+    """Events overlapping the range; a series when any of its instances does."""
+    zone = ZoneInfo(calendar.time_zone or "UTC")
+    start = time_range.start_time.ToDatetime(dt.UTC)
+    end = time_range.end_time.ToDatetime(dt.UTC)
+    kept = []
+    for event in events:
+        if event.recurrence.rrules or event.recurrence.rdates:
+            found = expand(
+                event.start, event.end, event.recurrence,
+                window_start=start, window_end=end, floating_zone=zone, limit=1,
+            )  # fmt: skip
+            hit = bool(found.occurrences)
+        else:
+            first = to_utc(from_proto(event.start), zone)
+            last = to_utc(from_proto(event.end), zone)
+            hit = first < end and (last > start or first == last >= start)
+        if hit:
+            kept.append(event)
+    return kept

@@ -18,6 +18,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from queue import SimpleQueue
 from types import TracebackType
@@ -107,6 +108,29 @@ def parse_sqlite_url(url: str) -> tuple[str, int]:
     return os.path.abspath(path), readers
 
 
+def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
+    """Switch the file to WAL, waiting out other processes that open it too.
+
+    The switch needs an exclusive lock, and SQLite answers BUSY to it without
+    calling the busy handler when another connection holds a lock (to avoid a
+    deadlock), so services starting together on a fresh file would fail. WAL
+    is persistent: once any process has switched, the check below skips it.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+    if str(mode).lower() != "wal":
+        raise StoreError(f"could not enable WAL on {path} (journal_mode={mode})")
+
+
 def _connect(path: str, *, reader: bool) -> sqlite3.Connection:
     # isolation_level=None: no implicit BEGINs; transactions are explicit.
     # check_same_thread=False: opened here, then owned by exactly one worker.
@@ -121,9 +145,7 @@ def _connect(path: str, *, reader: bool) -> sqlite3.Connection:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         if not reader:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"could not enable WAL on {path} (journal_mode={mode})")
+            _enable_wal(conn, path)
         # FULL syncs the WAL on every commit: a commit that returned survives
         # power loss or an OS crash, not just the death of this process.
         conn.execute("PRAGMA synchronous=FULL")

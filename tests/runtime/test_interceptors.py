@@ -209,9 +209,17 @@ async def test_direct_abort_passes_through(
     with caplog.at_level(logging.INFO, logger="almanac.access"):
         call = stub.Fail(req(echo_pb, fail="abort"), metadata=bearer("reader"))
         code, _ = await failed(call)
-    assert code is C.OUT_OF_RANGE
-    assert await call.details() == "aborted by the handler"
-    assert any("/Fail OUT_OF_RANGE" in r.getMessage() for r in caplog.records)
+        assert code is C.OUT_OF_RANGE
+        assert await call.details() == "aborted by the handler"
+        # The server logs after the status is on the wire: allow it a moment.
+        await _logged(caplog, "/Fail OUT_OF_RANGE")
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    async with asyncio.timeout(2.0):
+        # A log buffer has no event to wait on; polling it briefly is the point.
+        while not any(text in r.getMessage() for r in caplog.records):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 # --- streams ------------------------------------------------------------------------
@@ -338,6 +346,8 @@ async def test_access_log_line(stub: Any, echo_pb: Any, caplog: pytest.LogCaptur
     with caplog.at_level(logging.INFO, logger="almanac.access"):
         await stub.Echo(req(echo_pb), metadata=(*bearer("reader"), ("x-request-id", "log-1")))
         await failed(stub.Echo(req(echo_pb), metadata=(("x-request-id", "log-2"),)))
+        await _logged(caplog, "request_id=log-1")
+        await _logged(caplog, "request_id=log-2")
     records = {r.request_id: r for r in caplog.records if r.name == "almanac.access"}  # type: ignore[attr-defined]
     ok, denied = records["log-1"], records["log-2"]
     assert ok.levelno == logging.INFO

@@ -151,20 +151,39 @@ _ICS = (
 
 
 @pytest.mark.parametrize("validate_only", [False, True])
-def test_import_calendar_is_unimplemented(
+def test_import_calendar_counts_and_validate_only_writes_nothing(
     almanac: Almanac, account: TestAccount, validate_only: bool
 ) -> None:
+    reply = account.calendars().ImportCalendar(
+        cal_pb.ImportCalendarRequest(
+            parent=account.primary,
+            validate_only=validate_only,
+            ics=httpbody_pb2.HttpBody(content_type="text/calendar", data=_ICS),
+        )
+    )
+    assert (reply.created_count, reply.updated_count, reply.skipped_count) == (1, 0, 0)
+    exported = _export(almanac, account.primary).data
+    assert (b"UID:e1@test" in exported) is (not validate_only)
+
+
+def test_import_of_invalid_ics_names_the_line_and_imports_nothing(
+    almanac: Almanac, account: TestAccount
+) -> None:
+    broken = _ICS.replace(b"END:VEVENT\r\n", b"") + b"garbage without a colon\r\n"
     err = expect_error(
-        Code.UNIMPLEMENTED,
+        Code.INVALID_ARGUMENT,
         lambda: account.calendars().ImportCalendar(
             cal_pb.ImportCalendarRequest(
                 parent=account.primary,
-                validate_only=validate_only,
-                ics=httpbody_pb2.HttpBody(content_type="text/calendar", data=_ICS),
+                ics=httpbody_pb2.HttpBody(content_type="text/calendar", data=_ICS + broken),
             )
         ),
     )
-    assert err.reason
+    assert err.fields == {"ics"}
+    assert err.bad_request is not None
+    descriptions = [v.description for v in err.bad_request.field_violations]
+    assert any(d.startswith("line ") for d in descriptions), descriptions
+    assert b"UID:e1@test" not in _export(almanac, account.primary).data
 
 
 def test_import_calendar_still_checks_access(almanac: Almanac, account: TestAccount) -> None:

@@ -113,10 +113,11 @@ async def test_concurrent_open_on_fresh_database(store_url: str) -> None:
 
 
 _MIGRATE_AND_WRITE = """
-import asyncio, os, sys
+import asyncio, os, sys, time
 from connectors.store import open_store
 
 async def main():
+    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all open at one instant
     store = await open_store(sys.argv[1])
     async with store.transaction() as tx:
         await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)", f"pid{os.getpid()}", "1")
@@ -127,17 +128,21 @@ asyncio.run(main())
 
 
 async def test_several_processes_start_at_once(store_url: str) -> None:
+    # Services started together open a fresh file at the same moment; the
+    # switch to WAL must wait for the others instead of failing "locked".
+    start_at = str(time.time() + 2.0)
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _MIGRATE_AND_WRITE, store_url, cwd=Path(__file__).parents[2]
+            sys.executable, "-c", _MIGRATE_AND_WRITE, store_url, start_at,
+            cwd=Path(__file__).parents[2],
         )
-        for _ in range(3)
+        for _ in range(6)
     ]
     codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 60)
-    assert codes == [0, 0, 0]
+    assert codes == [0] * 6
     store = await open_store(store_url)
     try:
-        assert len(await meta_keys(store)) == 3
+        assert len(await meta_keys(store)) == 6
         rows = await store.fetchall("SELECT version FROM schema_migrations")
         assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
     finally:

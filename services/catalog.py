@@ -1,19 +1,24 @@
 """The services of the suite: name, default port setting, servicer wiring.
 
 ``almanac up`` starts every entry; a service joins the suite by adding one.
+A servicer with an async ``shutdown()`` method has it called when its server
+starts draining (the activity service ends its streams there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from almanac.v1 import account_service_pb2_grpc as acc_grpc
+from almanac.v1 import activity_service_pb2_grpc as act_grpc
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
 from almanac.v1 import event_service_pb2_grpc as ev_grpc
 
 from services.account_service import AccountService
+from services.activity_service import ActivityService
 from services.calendar_service import CalendarService
 from services.event_service import EventService
 from services.runtime import Runtime
@@ -26,7 +31,8 @@ class ServiceEntry:
     name: str  # CLI name, e.g. "calendar"
     port_setting: str  # Settings attribute holding its default port
     full_name: str  # gRPC service name
-    register: Callable[[Runtime], Callable[[grpc.aio.Server], None]]
+    build: Callable[[Runtime], Any]  # the servicer
+    add: Callable[[Any, grpc.aio.Server], None]  # the generated add_*_to_server
 
 
 CATALOG: dict[str, ServiceEntry] = {
@@ -36,23 +42,29 @@ CATALOG: dict[str, ServiceEntry] = {
             "account",
             "account_port",
             "almanac.v1.AccountService",
-            lambda rt: (
-                lambda s: acc_grpc.add_AccountServiceServicer_to_server(AccountService(rt), s)
-            ),
+            AccountService,
+            acc_grpc.add_AccountServiceServicer_to_server,
         ),
         ServiceEntry(
             "calendar",
             "calendar_port",
             "almanac.v1.CalendarService",
-            lambda rt: (
-                lambda s: cal_grpc.add_CalendarServiceServicer_to_server(CalendarService(rt), s)
-            ),
+            CalendarService,
+            cal_grpc.add_CalendarServiceServicer_to_server,
         ),
         ServiceEntry(
             "event",
             "event_port",
             "almanac.v1.EventService",
-            lambda rt: lambda s: ev_grpc.add_EventServiceServicer_to_server(EventService(rt), s),
+            EventService,
+            ev_grpc.add_EventServiceServicer_to_server,
+        ),
+        ServiceEntry(
+            "activity",
+            "activity_port",
+            "almanac.v1.ActivityService",
+            ActivityService,
+            act_grpc.add_ActivityServiceServicer_to_server,
         ),
     )
 }

@@ -48,14 +48,17 @@ async def _serve(name: str, port: int | None) -> int:
     entry = CATALOG[name]
     rt = await open_runtime(settings)
     try:
+        servicer = entry.build(rt)
         running = await start_server(
             name,
-            [entry.register(rt)],
+            [lambda server: entry.add(servicer, server)],
             [entry.full_name],
             settings,
             port=getattr(settings, entry.port_setting) if port is None else port,
             authenticator=rt.registry.authenticate,
         )
+        if hasattr(servicer, "shutdown"):
+            running.on_shutdown.append(servicer.shutdown)
         # Parents (almanac up, tests) read this line to learn the bound port.
         print(f"READY {name} {running.address}", flush=True)
         await serve_forever(running)

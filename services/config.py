@@ -255,8 +255,20 @@ _OPTIONS = [
     Option("activity_heartbeat_seconds", 15.0,
            "Interval of heartbeats on an idle activity stream.",
            _float(0, exclusive=True), "seconds"),
-    Option("activity_retention_days", 30,
-           "How long activities are kept; older cursors must resync.", _int(1), "days"),
+    Option("activity_retention_days", 30.0,
+           "How long activities are kept (fractions allowed); older cursors must resync.",
+           _float(0, exclusive=True), "days"),
+    Option("activity_poll_seconds", 0.01,
+           "How often the activity service polls the log on SQLite (PostgreSQL notifies).",
+           _float(0, exclusive=True), "seconds"),
+    Option("activity_ring_size", 10_000,
+           "Recent activities kept in memory per activity service process; a stream that "
+           "falls further behind than this ends with RESOURCE_EXHAUSTED and resumes.",
+           _int(100), "count"),
+    Option("activity_slow_seconds", 30.0,
+           "How long a stream may be unable to send (its client not reading) before it ends "
+           "with RESOURCE_EXHAUSTED.",
+           _float(0, exclusive=True), "seconds"),
 ]  # fmt: skip
 
 SCHEMA: dict[str, Option] = {o.name: o for o in _OPTIONS}
@@ -294,7 +306,10 @@ class Settings:
     tls_client_ca_file: str | None = None
     page_token_secret: str | None = field(default=None, repr=False)
     activity_heartbeat_seconds: float = 15.0
-    activity_retention_days: int = 30
+    activity_retention_days: float = 30.0
+    activity_poll_seconds: float = 0.01
+    activity_ring_size: int = 10_000
+    activity_slow_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         # Direct construction (tests, embedding) is validated like load_settings.

@@ -18,7 +18,7 @@ from connectors.store import Transaction
 
 from .rows import now_us, timestamp_from_us
 
-__all__ = ["append_activity"]
+__all__ = ["ACTIVITY_CHANNEL", "append_activity"]
 
 _SNAPSHOT_FIELD = {
     common_pb2.RESOURCE_TYPE_ACCOUNT: "account_snapshot",
@@ -31,6 +31,9 @@ _SNAPSHOT_FIELD = {
 
 # Any constant works; it names the lock that orders activity appends.
 _ACTIVITY_LOCK = 0x616C6D61
+# Readers of the log LISTEN here on PostgreSQL; the notification is sent at
+# commit, so a woken reader always finds the new rows.
+ACTIVITY_CHANNEL = "almanac_activity"
 
 
 async def append_activity(
@@ -77,3 +80,5 @@ async def append_activity(
         created,
         activity.SerializeToString(deterministic=True),
     )
+    if dialect == "postgresql":
+        await tx.execute(f"NOTIFY {ACTIVITY_CHANNEL}")

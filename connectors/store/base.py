@@ -9,7 +9,7 @@ them without adapters (callers store booleans as 0/1).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Protocol
@@ -95,6 +95,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def fetchall(self, sql: str, *args: object) -> list[Row]:
         """All rows of the result."""
+
+    async def listen(
+        self, channel: str, callback: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Call ``callback`` whenever a transaction notifies ``channel``.
+
+        Returns an async function that stops listening, or None when the
+        backend cannot notify (SQLite): the caller polls instead, which is
+        the correct-but-slower default.
+        """
+        return None
 
     @abc.abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:

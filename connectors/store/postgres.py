@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -298,6 +298,32 @@ class PostgresStore(Store):
 
     def transaction(self) -> _TransactionBlock:
         return _TransactionBlock(self)
+
+    async def listen(
+        self, channel: str, callback: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]] | None:
+        """LISTEN on a connection held from the pool until the returned stop()."""
+        self._check_open()
+        with _map_connect:
+            conn = await self._pool.acquire()
+
+        def on_notify(*_: object) -> None:
+            callback()
+
+        try:
+            with _map_query:
+                await conn.add_listener(channel, on_notify)
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+
+        async def stop() -> None:
+            try:
+                await conn.remove_listener(channel, on_notify)
+            finally:
+                await self._pool.release(conn)
+
+        return stop
 
     async def close(self) -> None:
         if self._closed:

@@ -63,7 +63,13 @@ def us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+_LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 def from_us(value: int) -> datetime:
+    """The instant of stored microseconds; an endless series ends at the latest one."""
+    if value >= ENDLESS_US:
+        return _LATEST
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
 
 

@@ -1,0 +1,229 @@
+"""ActivityService: the change feed, paginated and as a resumable stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+from almanac.v1 import activity_service_pb2 as act_pb
+from almanac.v1 import activity_service_pb2_grpc as act_grpc
+from almanac.v1 import common_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from connectors.errors import InvalidArgument
+from connectors.local.activity_log import (
+    ActivityFilter,
+    check_resumable,
+    decode_cursor,
+    encode_cursor,
+    latest_cursor,
+    prune,
+    pruned_through,
+    read_after,
+)
+from services.activity_feed import Feed
+from services.errors import BadRequestBuilder, ServiceError
+from services.names import parse_account, parse_calendar, resolve_account_id
+from services.principal import principal, require_account
+from services.runtime import Context, Runtime
+
+__all__ = ["ActivityService"]
+
+MIN_HEARTBEAT = 1.0
+MAX_HEARTBEAT = 300.0
+PRUNE_EVERY_SECONDS = 60.0
+
+
+class ActivityService(act_grpc.ActivityServiceServicer):
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        settings = rt.settings
+        self.feed = Feed(
+            rt.store,
+            poll_seconds=settings.activity_poll_seconds,
+            ring_size=settings.activity_ring_size,
+        )
+        self._started = False
+        self._start_lock = asyncio.Lock()
+        self._shutdown = asyncio.Event()
+        self._pruner: asyncio.Task[None] | None = None
+
+    async def _ensure_started(self) -> None:
+        async with self._start_lock:
+            if not self._started:
+                await self.feed.start()
+                self._pruner = asyncio.create_task(self._prune_forever(), name="activity-prune")
+                self._started = True
+
+    async def shutdown(self) -> None:
+        """End every stream with UNAVAILABLE after its last delivered activity."""
+        self._shutdown.set()
+        await self.feed.close()
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+
+    async def _prune_forever(self) -> None:
+        keep_us = int(self.rt.settings.activity_retention_days * 86_400 * 1_000_000)
+        while True:
+            with contextlib.suppress(Exception):
+                await prune(self.rt.store, time.time_ns() // 1000 - keep_us)
+            await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+    # -- shared -----------------------------------------------------------
+
+    def _filter(
+        self, parent: str, resource_types: list[int], calendar: str
+    ) -> tuple[ActivityFilter, frozenset[str] | None]:
+        p = principal()
+        bad = BadRequestBuilder()
+        if parent == "accounts/-":
+            accounts = p.accounts
+        else:
+            account_id = resolve_account_id(parse_account(parent, "parent").account, p, "parent")
+            require_account(account_id)
+            accounts = frozenset({account_id})
+        types: set[str] = set()
+        for i, value in enumerate(resource_types):
+            if value not in common_pb2.ResourceType.values():
+                bad.add(f"resource_types[{i}]", f"unknown value {value}")
+            elif value != common_pb2.RESOURCE_TYPE_UNSPECIFIED:
+                types.add(common_pb2.ResourceType.Name(value))  # type: ignore[arg-type]
+        scope = None
+        if calendar:
+            name = parse_calendar(calendar, "calendar")
+            account_id = resolve_account_id(name.account, p, "calendar")
+            require_account(account_id)
+            if accounts is not None and account_id not in accounts:
+                bad.add("calendar", "must belong to the account named by parent")
+            scope = (account_id, name.calendar)
+        bad.raise_if_any()
+        return ActivityFilter(accounts, frozenset(types), scope), accounts
+
+    # -- ListActivities ---------------------------------------------------
+
+    async def ListActivities(
+        self, request: act_pb.ListActivitiesRequest, context: Context
+    ) -> act_pb.ListActivitiesResponse:
+        where, _ = self._filter(request.parent, list(request.resource_types), request.calendar)
+        page_request, digest = self.rt.pages.start(request)
+        if page_request.position is not None:
+            position = int(page_request.position)
+        elif request.cursor:
+            position = decode_cursor(request.cursor)
+            await check_resumable(self.rt.store, position)
+        else:
+            position = await pruned_through(self.rt.store)
+        # Read the end of the log first: every row after it commits later, so
+        # a short page below proves nothing matching lies in between.
+        end = await latest_cursor(self.rt.store)
+        rows = [
+            r
+            for r in await read_after(self.rt.store, position, page_request.size + 1, where)
+            if r.cursor <= end
+        ]
+        page, more = rows[: page_request.size], len(rows) > page_request.size
+        latest = page[-1].cursor if more else max(end, position)
+        return act_pb.ListActivitiesResponse(
+            activities=[r.activity() for r in page],
+            next_page_token=self.rt.pages.encode(str(page[-1].cursor), digest) if more else "",
+            latest_cursor=encode_cursor(latest),
+        )
+
+    # -- StreamActivity ---------------------------------------------------
+
+    async def StreamActivity(  # type: ignore[override]  # writes instead of yielding
+        self,
+        request: act_pb.StreamActivityRequest,
+        context: Context,
+    ) -> None:
+        where, _ = self._filter(request.parent, list(request.resource_types), request.calendar)
+        heartbeat = self.rt.settings.activity_heartbeat_seconds
+        if request.HasField("heartbeat_interval"):
+            heartbeat = request.heartbeat_interval.ToTimedelta().total_seconds()
+            if not MIN_HEARTBEAT <= heartbeat <= MAX_HEARTBEAT:
+                raise InvalidArgument(
+                    "heartbeat_interval must be between 1 second and 5 minutes",
+                    violations=[("heartbeat_interval", "must be 1s to 300s")],
+                )
+        if request.start_position not in act_pb.StartPosition.values():
+            raise InvalidArgument(violations=[("start_position", "unknown value")])
+        store = self.rt.store
+        await self._ensure_started()
+        if request.cursor:
+            position = decode_cursor(request.cursor)
+            await check_resumable(store, position)
+        elif request.start_position == act_pb.START_POSITION_OLDEST:
+            position = await pruned_through(store)
+        else:
+            position = await latest_cursor(store)
+        stream = _Stream(self, where, position, heartbeat)
+        slow = self.rt.settings.activity_slow_seconds
+        async for message in stream.messages():
+            try:
+                # Written here rather than yielded, so a client that stopped
+                # reading (its flow-control window full) is noticed.
+                await asyncio.wait_for(context.write(message), slow)
+            except TimeoutError:
+                raise stream.end(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"the subscriber has not read for {slow:g} seconds",
+                    "SUBSCRIBER_TOO_SLOW",
+                ) from None
+
+
+class _Stream:
+    """One subscriber: replay from the store, then follow the shared feed."""
+
+    def __init__(
+        self, service: ActivityService, where: ActivityFilter, position: int, heartbeat: float
+    ) -> None:
+        self.service = service
+        self.where = where
+        self.position = position
+        self.heartbeat = heartbeat
+
+    def end(self, code: grpc.StatusCode, message: str, reason: str) -> ServiceError:
+        cursor = encode_cursor(self.position)
+        return ServiceError(
+            code, f"{message}; resume from cursor {cursor}", reason, {"cursor": cursor}
+        )
+
+    async def messages(self) -> AsyncIterator[act_pb.StreamActivityResponse]:
+        feed = self.service.feed
+        shutdown = self.service._shutdown
+        following = False
+        while True:
+            if shutdown.is_set() or feed.closed:
+                raise self.end(
+                    grpc.StatusCode.UNAVAILABLE, "the server is shutting down", "SERVER_SHUTDOWN"
+                )
+            rows = feed.since(self.position)
+            if rows is None:
+                if following:
+                    raise self.end(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        "the subscriber fell too far behind the feed",
+                        "SUBSCRIBER_TOO_SLOW",
+                    )
+                rows = await read_after(self.service.rt.store, self.position, 500)
+                if not rows:  # pruned meanwhile, or the feed is ahead: jump to its floor
+                    self.position = max(self.position, feed.floor)
+                    continue
+            else:
+                following = True
+            if rows:
+                for row in rows:
+                    if self.where.matches(row):
+                        yield act_pb.StreamActivityResponse(activity=row.activity())
+                    self.position = row.cursor
+                continue
+            if not await feed.wait(self.position, self.heartbeat):
+                now = Timestamp()
+                now.GetCurrentTime()
+                beat = act_pb.Heartbeat(cursor=encode_cursor(self.position), time=now)
+                yield act_pb.StreamActivityResponse(heartbeat=beat)

@@ -79,6 +79,8 @@ def normalize(event: ev_pb.Event, calendar: cal_pb.Calendar, *, create: bool) ->
     if not event.HasField("use_default_reminders"):
         event.use_default_reminders = not event.reminders
     for attendee in event.attendees:
+        # Output only: Almanac decides whether an email is a bookable resource.
+        attendee.resource = False
         if attendee.response_status == ev_pb.RESPONSE_STATUS_UNSPECIFIED:
             attendee.response_status = ev_pb.RESPONSE_STATUS_PENDING
         if attendee.role == ev_pb.ATTENDEE_ROLE_UNSPECIFIED:

@@ -14,7 +14,7 @@ from google.protobuf import empty_pb2
 
 from connectors.base import Page, WriteContext
 from connectors.local.events import EventQuery, LocalEvents
-from connectors.recurrence import from_proto, to_proto
+from connectors.recurrence import from_proto, to_proto, to_utc
 from services.errors import BadRequestBuilder
 from services.event_checks import OUTPUT_ONLY, check_event, merge_custom_properties, normalize
 from services.names import EVENT_ID_RE, parse_calendar, parse_calendar_child
@@ -125,9 +125,12 @@ class EventService(ev_grpc.EventServiceServicer):
             ):
                 merge_custom_properties(current, patch, updated)
             if "end" not in changed and "start" in changed and not patch.HasField("end"):
-                # Moving an event keeps its length.
+                # Moving an event keeps its length; switching between timed and
+                # all-day takes the default end of the new kind instead.
                 updated.ClearField("end")
-                updated.end.CopyFrom(_shifted_end(current, updated))
+                shifted = _shifted_end(current, updated)
+                if shifted is not None:
+                    updated.end.CopyFrom(shifted)
             check_event(problems, updated, calendar)
             problems.raise_if_any()
             normalize(updated, calendar, create=False)
@@ -166,12 +169,17 @@ class EventService(ev_grpc.EventServiceServicer):
         start = request.start_time.ToDatetime(dt.UTC) if request.HasField("start_time") else None
         end = request.end_time.ToDatetime(dt.UTC) if request.HasField("end_time") else None
         _check_window(start, end, "end_time")
+        if end is None:
+            # An endless series stops at 5 years (or 50,000 instances) instead of failing.
+            first = to_utc(from_proto(master.start), zone)
+            end = max(start or first, first) + _MAX_WINDOW
         query = EventQuery(
             window_start=start,
             window_end=end,
             zone=zone,
             show_deleted=request.show_deleted,
             only_series=event_id,
+            truncate=True,
         )
         page_request, digest = self.rt.pages.start(request)
         page: Page[ev_pb.Event] = await self.events.list_events(
@@ -207,13 +215,12 @@ def _differs(a: ev_pb.Event, b: ev_pb.Event, path: str) -> bool:
     return bool(getattr(a, path) != getattr(b, path))
 
 
-def _shifted_end(current: ev_pb.Event, updated: ev_pb.Event) -> common_pb2.EventTime:
+def _shifted_end(current: ev_pb.Event, updated: ev_pb.Event) -> common_pb2.EventTime | None:
+    """The old duration from the new start; None when the kind of time changed."""
+    if current.start.WhichOneof("value") != updated.start.WhichOneof("value"):
+        return None
     old_start, old_end = from_proto(current.start), from_proto(current.end)
-    new_start = from_proto(updated.start)
-    try:
-        end = to_proto(new_start + (old_end - old_start))
-    except TypeError:  # the kind changed (timed <-> all-day): the default applies
-        return updated.end
+    end = to_proto(from_proto(updated.start) + (old_end - old_start))
     if end.WhichOneof("value") == "date_time":
         end.time_zone = current.end.time_zone or updated.start.time_zone
     return end
@@ -255,7 +262,7 @@ def _list_query(request: ev_pb.ListEventsRequest, calendar: cal_pb.Calendar) -> 
         if start:
             bad.add("upcoming", "give upcoming or start_time, not both")
         start = dt.datetime.now(dt.UTC)
-        order = "start"
+        order, direction = "start", ""
     if start is None and end is None and not request.upcoming and not request.HasField("month"):
         today = dt.datetime.now(zone)
         first = dt.datetime(today.year, today.month, 1, tzinfo=zone)

@@ -1,6 +1,6 @@
-"""Shared fixtures: the real account and calendar services, per store.
+"""Shared fixtures: the real account, calendar and event services, per store.
 
-``almanac`` is the running pair of services the test talks to: by default on
+``almanac`` is the running set of services the test talks to: by default on
 a temporary SQLite store; tests decorated with ``tests.helpers.on_each_store``
 run once more against a scratch PostgreSQL database. The processes of each
 store start once per session (lazily) and are stopped with SIGTERM (then
@@ -37,13 +37,14 @@ def _start_pair(store_url: str, log_dir: Path) -> tuple[Almanac, list[ServicePro
     procs: list[ServiceProcess] = []
     try:
         # One after the other: the first migrates and bootstraps the store.
-        for name in ("account", "calendar"):
+        for name in ("account", "calendar", "event"):
             procs.append(start_service(name, env, log_dir))
     except BaseException:
         for proc in procs:
             proc.terminate()
         raise
-    return Almanac(procs[0].address, procs[1].address, secret, store_url), procs
+    almanac = Almanac(procs[0].address, procs[1].address, secret, store_url, procs[2].address)
+    return almanac, procs
 
 
 def _stop_pair(almanac: Almanac, procs: list[ServiceProcess]) -> None:
@@ -54,7 +55,7 @@ def _stop_pair(almanac: Almanac, procs: list[ServiceProcess]) -> None:
 
 @pytest.fixture(scope="session")
 def almanac_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Almanac]:
-    """Account and calendar services on a fresh SQLite store."""
+    """Account, calendar and event services on a fresh SQLite store."""
     root = tmp_path_factory.mktemp("almanac-sqlite")
     almanac, procs = _start_pair(f"sqlite:///{root / 'almanac.db'}", root / "logs")
     yield almanac
@@ -87,7 +88,7 @@ def postgres_database() -> Iterator[str]:
 def almanac_postgresql(
     postgres_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Almanac]:
-    """Account and calendar services on a scratch PostgreSQL database."""
+    """Account, calendar and event services on a scratch PostgreSQL database."""
     root = tmp_path_factory.mktemp("almanac-pg")
     almanac, procs = _start_pair(postgres_database, root / "logs")
     yield almanac

@@ -27,6 +27,7 @@ from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import account_service_pb2_grpc as acc_grpc
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
+from almanac.v1 import event_service_pb2_grpc as ev_grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -190,12 +191,13 @@ class AuthedStub:
 
 @dataclass
 class Almanac:
-    """The running account and calendar services of one store."""
+    """The running account, calendar and event services of one store."""
 
     account_address: str
     calendar_address: str
     admin_secret: str
     store_url: str
+    event_address: str = ""
     _channels: dict[str, grpc.Channel] = field(default_factory=dict)
 
     def channel(self, address: str) -> grpc.Channel:
@@ -219,6 +221,14 @@ class Almanac:
         """CalendarService client; ``""`` means the admin token, None no token."""
         return AuthedStub(
             cal_grpc.CalendarServiceStub(self.channel(self.calendar_address)),
+            self.admin_secret if token == "" else token,
+        )
+
+    def events(self, token: str | None = "") -> Any:
+        """EventService client; ``""`` means the admin token, None no token."""
+        assert self.event_address, "the event service is not running"
+        return AuthedStub(
+            ev_grpc.EventServiceStub(self.channel(self.event_address)),
             self.admin_secret if token == "" else token,
         )
 
@@ -282,6 +292,10 @@ class TestAccount:
     def calendars(self, *scopes: str) -> Any:
         """CalendarService client with a token for this account only."""
         return self.almanac.calendars(self.token(*scopes))
+
+    def events(self, *scopes: str) -> Any:
+        """EventService client with a token for this account only."""
+        return self.almanac.events(self.token(*scopes))
 
     def create_calendar(
         self, display_name: str = "Cal", calendar_id: str = "", **fields: Any

@@ -17,11 +17,14 @@ Decisions (each tested in ``tests/recurrence``):
   instances MUST be ignored and MUST NOT be counted as part of the
   recurrence set." So a weekly 02:30 America/New_York series has no
   instance on the spring-forward Sunday, and COUNT=N still yields N real
-  instances. Google Calendar and recurring-ical-events shift such an
-  instance to 03:30 instead (§3.3.5's reading of a single DATE-TIME);
-  Almanac follows the MUST of §3.3.10, which is about exactly this case, and
-  an instance therefore never lands at an instant its rule did not name.
-  DTSTART and RDATEs are instants in Almanac's API, so they always exist.
+  instances. Google Calendar moves such an instance to 03:30, and
+  recurring-ical-events (dateutil) keeps it at the §3.3.5 instant 03:30 EDT
+  with its end computed on the wall clock (before its start); Almanac
+  follows the MUST of §3.3.10, which is about exactly this case, so an
+  instance never lands at an instant its rule did not name. DTSTART and
+  RDATEs are instants in Almanac's API, so they always exist. Floating
+  series have no zone and skip nothing (read through ``floating_zone``, a
+  02:30 in its gap starts at 03:30 by §3.3.5).
 * **Ambiguous local times are the first occurrence** (RFC 5545 §3.3.5: "the
   DATE-TIME value refers to the first occurrence of the referenced time"),
   except that the instance at DTSTART's own wall clock is DTSTART itself.
@@ -34,7 +37,11 @@ Decisions (each tested in ``tests/recurrence``):
   local midnight the same number of days later.
 * **UNTIL**: UTC (the RFC form for a zoned DTSTART) is compared as an
   instant; a local (no ``Z``) UNTIL is accepted too and read in the series'
-  zone; a DATE UNTIL includes the whole local day.
+  zone; a DATE UNTIL includes the whole local day. COUNT counts the
+  instances a rule generates; a DTSTART the rule does not generate is an
+  extra instance ("always counts as the first occurrence"), as in dateutil.
+* **EXDATE** matches by identity: the instant for a timed series (in any
+  zone), the date for all-day, the wall clock for floating.
 * **Index** (`Occurrence.index`, the API's ``instance_index``): the 1-based
   position in the recurrence set *before* EXDATEs are removed, DTSTART and
   RDATEs included in start order, nonexistent-time instances not counted. So
@@ -52,7 +59,10 @@ Decisions (each tested in ``tests/recurrence``):
 Cost: a series whose RRULE has a fixed period (DAILY, WEEKLY, HOURLY without
 month/year filters) jumps straight to the window and computes indices by
 arithmetic; other rules (MONTHLY, YEARLY, several RRULEs) are walked from
-DTSTART by dateutil, about a microsecond or two per skipped instance.
+DTSTART by dateutil. Measured (CPU, a loaded 2-core VM): a daily series
+started 10 years ago, one-month window, 0.2 ms; 1000 weekly series over one
+month (6,728 instances), 73 ms; a monthly series 10 years back, 1 ms; 1000
+monthly series over one month, 190 ms.
 """
 
 from __future__ import annotations
@@ -133,19 +143,27 @@ def iter_occurrences(
     we = _utc(window_end)
     stop_key = _stop_key(series, we)
     exdates = series.exdates
-    for index, member in series.walk(_skip_point(series, ws)):
-        key = member[0]
-        if stop_key is not None and key >= stop_key:
-            return
-        excluded = key in exdates
-        if excluded and not include_excluded:
-            continue
-        s_utc, e_utc = series.span(key, member[1])
-        if we is not None and s_utc >= we:
-            continue
-        if ws is not None and not (e_utc > ws or ws <= s_utc == e_utc):
-            continue
-        yield _occurrence(series, index, member, s_utc, e_utc, excluded)
+    timed, duration = series.zone is not None, series.duration
+    walk = series.walk(_skip_point(series, ws), _horizon(series, we))
+    try:
+        for index, member in walk:
+            key = member[0]
+            if stop_key is not None and key >= stop_key:
+                return
+            excluded = key in exdates
+            if excluded and not include_excluded:
+                continue
+            if timed:  # Series.span, inlined for the common case
+                s_utc, e_utc = key, key + duration
+            else:
+                s_utc, e_utc = series.span(key, member[1])
+            if we is not None and s_utc >= we:
+                continue
+            if ws is not None and not (e_utc > ws or ws <= s_utc == e_utc):
+                continue
+            yield _occurrence(series, index, member, s_utc, e_utc, excluded)
+    except OverflowError:
+        return  # an instance past year 9999: nothing later is representable
 
 
 def expand(
@@ -198,8 +216,14 @@ def find_occurrence(
         target, wall, _ = series.member(original_start)
     except ValueError:
         return None
-    from_wall = datetime.combine(wall.date() - timedelta(days=2), time()) if wall.year > 1 else None
-    for index, member in series.walk(from_wall):
+    from_wall: datetime | None
+    to_wall: datetime | None
+    try:
+        from_wall = datetime.combine(wall.date() - timedelta(days=2), time())
+        to_wall = wall + timedelta(days=2)
+    except OverflowError:
+        from_wall = to_wall = None
+    for index, member in series.walk(from_wall, to_wall):
         key = member[0]
         if key > target:
             return None
@@ -214,9 +238,15 @@ def is_occurrence(
     end: common_pb2.EventTime | None,
     recurrence: event_service_pb2.Recurrence | None,
     original_start: TimeValue,
+    *,
+    floating_zone: tzinfo = UTC,
 ) -> bool:
-    """Whether ``original_start`` is a (not EXDATEd) occurrence of the series."""
-    found = find_occurrence(start, end, recurrence, original_start)
+    """Whether ``original_start`` is a (not EXDATEd) occurrence of the series.
+
+    ``floating_zone`` only supplies the zone of a ``date_time`` start without
+    ``time_zone``: identities never depend on it.
+    """
+    found = find_occurrence(start, end, recurrence, original_start, floating_zone=floating_zone)
     return found is not None and not found.excluded
 
 
@@ -299,6 +329,17 @@ def _skip_point(series: Series, window_start: datetime | None) -> datetime | Non
     except OverflowError:
         return None
     return datetime.combine(day, time())
+
+
+def _horizon(series: Series, window_end: datetime | None) -> datetime | None:
+    # The wall clock past which no RRULE candidate can start in the window.
+    if window_end is None:
+        return None
+    try:
+        local = window_end.astimezone(series.zone or series.floating_zone)
+        return local.replace(tzinfo=None) + timedelta(days=2)
+    except OverflowError:
+        return None
 
 
 def _stop_key(series: Series, window_end: datetime | None) -> datetime | None:

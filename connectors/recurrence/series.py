@@ -1,13 +1,15 @@
 """The recurrence set of one series, walked in order with instance indices.
 
 A `Series` is built once per master (start, end, `Recurrence`) and walked
-by `connectors.recurrence.expand`. Members are ``(key, wall)`` pairs:
+by `connectors.recurrence.expand`. Members are ``(key, wall, local)``:
 
 * ``wall`` is the naive wall-clock start (all-day: midnight of the date), the
   domain the RRULEs are expanded in;
 * ``key`` is the member's identity and sort key: the aware UTC instant for a
   timed series, ``wall`` itself for all-day and floating series (whose
-  identity must not depend on any reader's zone).
+  identity must not depend on any reader's zone);
+* ``local`` is the start as the API shows it: aware in the series' zone for
+  a timed series, else ``wall``.
 
 The set is DTSTART, the RRULE instances and the RDATEs, merged and
 de-duplicated by key; EXDATEs are kept aside (`exdates`) so that indices
@@ -35,9 +37,7 @@ from connectors.recurrence.zones import gaps_between, overlap_end
 __all__ = ["Member", "Series"]
 
 Member = tuple[datetime, datetime, datetime]
-"""``(key, wall, local)``: see the module docstring; ``local`` is the start
-as the API shows it (aware in the series' zone for a timed series, else the
-wall clock)."""
+"""``(key, wall, local)``: see the module docstring."""
 
 _MAX_WALL = datetime.max.replace(microsecond=0)
 
@@ -114,7 +114,7 @@ class Series:
         )
 
     def member(self, value: TimeValue) -> Member:
-        """The ``(key, wall)`` of a value of this series' kind (`ValueError` if not)."""
+        """The member for a value of this series' kind (`ValueError` if not)."""
         return _member(self.kind, self.zone, _whole(value))
 
     def key_of_wall(self, wall: datetime) -> datetime:
@@ -135,11 +135,17 @@ class Series:
         # All-day: from local midnight to local midnight, however long.
         return start, (wall + self.duration).replace(tzinfo=fz).astimezone(UTC)
 
-    def walk(self, from_wall: datetime | None = None) -> Iterator[tuple[int, Member]]:
+    def walk(
+        self, from_wall: datetime | None = None, to_wall: datetime | None = None
+    ) -> Iterator[tuple[int, Member]]:
         """``(index, member)`` of every member, EXDATEs included, in order.
 
         With ``from_wall`` it may skip members whose wall is before it (never
-        one at or after it), and still report true indices.
+        one at or after it), and still report true indices. RRULE members
+        stop before ``to_wall``: a bound the caller needs anyway, and the
+        only way out for a rule whose every candidate is skipped (say 02:30
+        on the second Sunday of March in New York). Members past year 9999
+        in UTC end the walk.
         """
         extras: Iterable[Member] = self.extras
         streams: list[Iterator[Member]] = []
@@ -153,18 +159,19 @@ class Series:
             p_key = self.key_of_wall(from_wall)
             for rule, k in zip(self.rules, counts, strict=True):
                 valid = self._valid_before(rule, from_wall, k)
-                streams.append(self._stream(rule, k or 0, valid))
+                streams.append(self._stream(rule, k or 0, valid, to_wall))
                 index += valid
             index += sum(
                 1 for k, w, _ in self.extras if k < p_key and not self._is_rule_member(k, w)
             )
             extras = [m for m in self.extras if m[0] >= p_key]
         else:
-            streams = [self._stream(rule, 0, 0) for rule in self.rules]
+            streams = [self._stream(rule, 0, 0, to_wall) for rule in self.rules]
         if len(streams) == 1 and not extras:
-            merged: Iterator[Member] = streams[0]  # the common case, no merge needed
-        else:
-            merged = heapq.merge(*streams, iter(extras), key=_first)
+            # The common case: one rule's members, already unique and in order.
+            yield from enumerate(streams[0], start=index + 1)
+            return
+        merged = heapq.merge(*streams, iter(extras), key=_first)
         last: datetime | None = None
         for member in merged:
             if member[0] != last:
@@ -188,9 +195,14 @@ class Series:
             n += 1  # a fold: an earlier instant at a later-or-equal wall
         return n, iter(())
 
-    def _stream(self, rule: _Rule, k: int, valid: int) -> Iterator[Member]:
+    def _stream(
+        self, rule: _Rule, k: int, valid: int, horizon: datetime | None = None
+    ) -> Iterator[Member]:
         # Hot loop of every expansion: locals only.
-        zone, bound, count = self.zone, rule.bound, rule.spec.count
+        zone, count = self.zone, rule.spec.count
+        bound = rule.bound
+        if horizon is not None and (bound is None or horizon < bound):
+            bound = horizon
         dtstart_wall, dtstart_key = self.dtstart_wall, self.dtstart_key
         zero = timedelta(0)
         for wall in rule.raw.iter_from(k):
@@ -202,8 +214,11 @@ class Series:
                 key, local = dtstart_key, dtstart_key.astimezone(zone)  # keep DTSTART's fold
             else:
                 # fold=0 offset: RFC 5545 §3.3.5 (first occurrence; before a gap).
-                key = (wall - (zone.utcoffset(wall) or zero)).replace(tzinfo=UTC)
-                local = key.astimezone(zone)
+                try:
+                    key = (wall - (zone.utcoffset(wall) or zero)).replace(tzinfo=UTC)
+                    local = key.astimezone(zone)
+                except OverflowError:  # beyond datetime's range in UTC
+                    return
                 if (
                     local.hour != wall.hour
                     or local.minute != wall.minute

@@ -18,7 +18,10 @@ Together they have exactly the occurrences of the original (checked, and a
 `ValueError` when that cannot hold). Edge cases:
 
 * Cutting at the first occurrence (DTSTART) leaves nothing before it:
-  ``before`` is None and the caller changes the whole series instead.
+  ``before`` is None and the caller changes the whole series instead. With
+  RDATEs earlier than DTSTART, neither those RDATEs nor DTSTART can be cut
+  at (`ValueError`): DTSTART always belongs to the old series, so it cannot
+  start the new one, nor follow the cut.
 * Cutting at an occurrence that only an RDATE produced: RRULEs take their
   implicit parts (weekday, day of month, time of day) from DTSTART, so for
   the new series they are written out explicitly. A rule with INTERVAL > 1
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from almanac.v1 import common_pb2, event_service_pb2
@@ -64,12 +67,16 @@ def truncate_before(
     start: common_pb2.EventTime,
     recurrence: event_service_pb2.Recurrence,
     original_start: TimeValue,
+    *,
+    floating_zone: tzinfo = UTC,
 ) -> event_service_pb2.Recurrence:
     """The old series' recurrence, ending just before ``original_start``.
 
     `ValueError` if that is not an occurrence, or is the first one.
     """
-    before = split_series(start, None, recurrence, original_start).before
+    before = split_series(
+        start, None, recurrence, original_start, floating_zone=floating_zone
+    ).before
     if before is None:
         raise ValueError("cannot end a series before its first occurrence")
     return before
@@ -80,11 +87,19 @@ def split_series(
     end: common_pb2.EventTime | None,
     recurrence: event_service_pb2.Recurrence,
     original_start: TimeValue,
+    *,
+    floating_zone: tzinfo = UTC,
 ) -> Split:
-    """Cut the series at the occurrence ``original_start`` (see module doc)."""
-    series = Series.build(start, end, recurrence, floating_zone=UTC)
+    """Cut the series at the occurrence ``original_start`` (see module doc).
+
+    ``floating_zone`` is the calendar's zone, as for `expand` (here it only
+    supplies the zone of a ``date_time`` start without ``time_zone``).
+    """
+    series = Series.build(start, end, recurrence, floating_zone=floating_zone)
     key, wall, _ = series.member(original_start)
     position = _position(series, key)
+    if key == series.dtstart_key and position > 1:
+        raise ValueError("cannot cut at the series' start when RDATEs precede it")
     new_start = to_proto(_value(series, key, wall))
     default_zone = getattr(series.zone, "key", "UTC")
     after = event_service_pb2.Recurrence()
@@ -181,7 +196,7 @@ def _check(series: Series, key: datetime, split: Split) -> None:
     # The new series must continue the original exactly; compare the first
     # members (EXDATEd ones included) rather than trust the rewrite.
     # Durations do not change which members exist: no end needed.
-    new = Series.build(split.new_start, None, split.after, floating_zone=UTC)
+    new = Series.build(split.new_start, None, split.after, floating_zone=series.floating_zone)
     original = (m[0] for _, m in series.walk(_near(key, series)) if m[0] >= key)
     ours = (m[0] for _, m in new.walk())
     for a, b in itertools.islice(itertools.zip_longest(original, ours), _CHECK):

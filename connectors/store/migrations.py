@@ -128,6 +128,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             # (floating = 1) are stored as if in UTC and queries widen their
             # window by 14 hours, then place them in the calendar's current
             # zone, so a calendar changing its time zone never strands one.
+            # busy (0 free, 1 busy, 2 tentative) and declined (the attendee
+            # emails that declined, lower-cased, comma-separated) let
+            # availability read busy time from the index without bodies.
             # A master's range covers its whole series (end: last instance's
             # end, or the largest BIGINT for an endless series).
             """CREATE TABLE events (
@@ -141,6 +144,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 start_us {BIGINT} NOT NULL,
                 end_us {BIGINT} NOT NULL,
                 floating INTEGER NOT NULL DEFAULT 0,
+                busy INTEGER NOT NULL DEFAULT 1,
+                declined TEXT NOT NULL DEFAULT '',
                 deleted INTEGER NOT NULL DEFAULT 0,
                 horizon_us {BIGINT} NOT NULL DEFAULT 0,
                 body {BLOB} NOT NULL,

@@ -208,6 +208,9 @@ class LocalEvents:
             base = project_instance(master, occurrence)
             updated, _ = apply(base)
             _check_instance_change(base, updated)
+            if updated.status == ev_pb.EVENT_STATUS_CANCELLED:
+                await self._cancel_instance(etx, master, updated, exists=False)
+                return updated
             await etx.insert(event_id, updated, master_id, occurrence.instance_id_suffix)
             return updated
 
@@ -221,6 +224,12 @@ class LocalEvents:
             return current
         if row["kind"] == KIND_EXCEPTION:
             _check_instance_change(current, updated)
+            if updated.status == ev_pb.EVENT_STATUS_CANCELLED:
+                master_row = await etx.row(row["series_id"])
+                if master_row is not None:
+                    master = ev_pb.Event.FromString(bytes(master_row["body"]))
+                    await self._cancel_instance(etx, master, updated, exists=True)
+                    return updated
         await etx.replace(row["id"], updated, changed, previous_kind=row["kind"])
         if row["kind"] == KIND_MASTER:
             await self._drop_stale_exceptions(etx, updated)
@@ -234,8 +243,6 @@ class LocalEvents:
             if not master.recurrence.rrules and not master.recurrence.rdates:
                 keep = False
             else:
-                from connectors.recurrence import from_proto
-
                 found = find_occurrence(
                     master.start,
                     master.end,
@@ -324,14 +331,30 @@ class LocalEvents:
                 await etx.replace(master_id, updated, ["recurrence"], previous_kind=KIND_MASTER)
                 await self._drop_stale_exceptions(etx, updated)
                 return
-            updated.recurrence.exdates.append(instance.original_start)
-            await etx.replace(master_id, updated, ["recurrence.exdates"], previous_kind=KIND_MASTER)
-            # A cancelled instance stays visible to show_deleted as a tombstone.
-            cancelled = ev_pb.Event.FromString(bytes(row["body"])) if row is not None else instance
-            cancelled.status = ev_pb.EVENT_STATUS_CANCELLED
-            if row is None:
-                await etx.insert(event_id, cancelled, master_id, occurrence_key(original))
-            await etx.tombstone(event_id, cancelled, KIND_EXCEPTION)
+            kept = ev_pb.Event.FromString(bytes(row["body"])) if row is not None else instance
+            await self._cancel_instance(etx, master, kept, exists=row is not None)
+
+    async def _cancel_instance(
+        self, etx: EventTx, master: ev_pb.Event, instance: ev_pb.Event, *, exists: bool
+    ) -> None:
+        """Cancel one instance: an EXDATE on the series, a tombstone for the instance.
+
+        The EXDATE makes every reader of the series (export, CalDAV, expansion)
+        see the instance gone; the tombstone keeps it visible to show_deleted.
+        """
+        master_id = master.name.rsplit("/", 1)[1]
+        event_id = instance.name.rsplit("/", 1)[1]
+        original = from_proto(instance.original_start)
+        updated = ev_pb.Event()
+        updated.CopyFrom(master)
+        updated.recurrence.exdates.append(instance.original_start)
+        await etx.replace(master_id, updated, ["recurrence.exdates"], previous_kind=KIND_MASTER)
+        instance.status = ev_pb.EVENT_STATUS_CANCELLED
+        if exists:
+            await etx.tombstone(event_id, instance, KIND_EXCEPTION)
+        else:
+            key = occurrence_key(original)
+            await etx.insert(event_id, instance, master_id, key, tombstone=True)
 
     async def _delete_row(self, etx: EventTx, row: Row, etag: str) -> None:
         current = ev_pb.Event.FromString(bytes(row["body"]))

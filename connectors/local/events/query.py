@@ -56,6 +56,7 @@ class EventQuery:
     text: str = ""
     limit: int = 50_000
     only_series: str = ""  # ListEventInstances: the one master to expand
+    truncate: bool = False  # past `limit`: keep the first ones instead of failing
 
 
 @dataclass(order=True)
@@ -185,6 +186,9 @@ async def collect(store: Store, account: str, calendar: str, q: EventQuery) -> l
         if q.window_end is not None and horizon_us >= us(q.window_end + MAX_OFFSET):
             continue
         await _beyond_horizon(store, account, calendar, q, series_id, master, horizon_us, items)
+    if len(items) > q.limit and q.truncate:
+        items.sort()
+        return items[: q.limit]
     if len(items) > q.limit:
         raise InvalidArgument(
             f"the request matches more than {q.limit} events or instances; narrow the range",
@@ -228,7 +232,7 @@ async def _beyond_horizon(
             items.append(
                 _instance_item(q, master, occurrence.instance_id_suffix, occurrence.start_utc)
             )
-    if found.truncated:
+    if found.truncated and not q.truncate:
         raise InvalidArgument(
             f"the request expands more than {q.limit} instances; narrow the range",
             violations=[("end_time", f"at most {q.limit} instances per listing")],

@@ -107,10 +107,22 @@ class EventTx:
         return event.SerializeToString(deterministic=True)
 
     async def insert(
-        self, event_id: str, event: ev_pb.Event, series_id: str = "", key: str = ""
+        self,
+        event_id: str,
+        event: ev_pb.Event,
+        series_id: str = "",
+        key: str = "",
+        *,
+        tombstone: bool = False,
     ) -> None:
-        """Insert a new single event, master or exception (``name`` already set)."""
+        """Insert a new single event, master or exception (``name`` already set).
+
+        With ``tombstone`` the row is born deleted: a cancelled instance that
+        was never modified, logged once as DELETED.
+        """
         now = now_us()
+        if tombstone:
+            event.delete_time.CopyFrom(timestamp_from_us(now))
         kind = KIND_EXCEPTION if series_id else KIND_MASTER if _recurs(event) else KIND_SINGLE
         if kind != KIND_EXCEPTION:
             event.recurrence_type = (
@@ -123,9 +135,10 @@ class EventTx:
         try:
             await self.tx.execute(
                 f"INSERT INTO events (account_id, calendar_id, {_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self.account, self.calendar, event_id, kind, series_id, key, event.ical_uid,
-                span.start_us, span.end_us, int(span.floating), horizon, body, now, now,
+                span.start_us, span.end_us, int(span.floating), int(tombstone), horizon, body,
+                now, now,
             )  # fmt: skip
         except IntegrityError as exc:
             raise AlreadyExists(f"event {event.name} already exists") from exc
@@ -133,7 +146,9 @@ class EventTx:
             await self._write_instances(event_id, instances)
         if kind == KIND_EXCEPTION:
             await self._mark_overridden(series_id, key)
-        await self.log(act_pb.ACTIVITY_TYPE_ADDED, event)
+        await self.log(
+            act_pb.ACTIVITY_TYPE_DELETED if tombstone else act_pb.ACTIVITY_TYPE_ADDED, event
+        )
 
     async def replace(
         self, event_id: str, event: ev_pb.Event, changed: Sequence[str], *, previous_kind: int

@@ -14,11 +14,13 @@ from typing import Any
 import grpc
 from almanac.v1 import account_service_pb2_grpc as acc_grpc
 from almanac.v1 import activity_service_pb2_grpc as act_grpc
+from almanac.v1 import availability_service_pb2_grpc as av_grpc
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
 from almanac.v1 import event_service_pb2_grpc as ev_grpc
 
 from services.account_service import AccountService
 from services.activity_service import ActivityService
+from services.availability_service import AvailabilityService
 from services.calendar_service import CalendarService
 from services.event_service import EventService
 from services.runtime import Runtime
@@ -58,6 +60,13 @@ CATALOG: dict[str, ServiceEntry] = {
             "almanac.v1.EventService",
             EventService,
             ev_grpc.add_EventServiceServicer_to_server,
+        ),
+        ServiceEntry(
+            "availability",
+            "availability_port",
+            "almanac.v1.AvailabilityService",
+            AvailabilityService,
+            av_grpc.add_AvailabilityServiceServicer_to_server,
         ),
         ServiceEntry(
             "activity",

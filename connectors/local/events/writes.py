@@ -37,15 +37,24 @@ _TYPE_OF_KIND = {
     KIND_MASTER: ev_pb.RECURRENCE_TYPE_MASTER,
 }
 
-__all__ = ["EventMutation", "EventTx", "check_etag"]
+__all__ = [
+    "BUSY",
+    "BUSY_FREE",
+    "BUSY_TENTATIVE",
+    "EventMutation",
+    "EventTx",
+    "busy_state",
+    "check_etag",
+    "declined_by",
+]
 
 # A read-modify-write step: the current event in, the new one and the
 # field paths that changed out. It may raise InvalidArgument.
 EventMutation = Callable[[ev_pb.Event], tuple[ev_pb.Event, Sequence[str]]]
 
 _COLUMNS = (
-    "id, kind, series_id, instance_key, ical_uid, start_us, end_us, floating, deleted,"
-    " horizon_us, body, create_time, update_time"
+    "id, kind, series_id, instance_key, ical_uid, start_us, end_us, floating, busy, declined,"
+    " deleted, horizon_us, body, create_time, update_time"
 )
 
 
@@ -135,10 +144,10 @@ class EventTx:
         try:
             await self.tx.execute(
                 f"INSERT INTO events (account_id, calendar_id, {_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self.account, self.calendar, event_id, kind, series_id, key, event.ical_uid,
-                span.start_us, span.end_us, int(span.floating), int(tombstone), horizon, body,
-                now, now,
+                span.start_us, span.end_us, int(span.floating), busy_state(event),
+                declined_by(event), int(tombstone), horizon, body, now, now,
             )  # fmt: skip
         except IntegrityError as exc:
             raise AlreadyExists(f"event {event.name} already exists") from exc
@@ -167,10 +176,11 @@ class EventTx:
         span, horizon, instances = self._layout(event, kind, now)
         await self.tx.execute(
             "UPDATE events SET kind = ?, ical_uid = ?, start_us = ?, end_us = ?, floating = ?,"
-            " horizon_us = ?, body = ?, update_time = ?, deleted = 0"
+            " busy = ?, declined = ?, horizon_us = ?, body = ?, update_time = ?, deleted = 0"
             " WHERE account_id = ? AND calendar_id = ? AND id = ?",
-            kind, event.ical_uid, span.start_us, span.end_us, int(span.floating), horizon,
-            body, now, self.account, self.calendar, event_id,
+            kind, event.ical_uid, span.start_us, span.end_us, int(span.floating),
+            busy_state(event), declined_by(event), horizon, body, now, self.account,
+            self.calendar, event_id,
         )  # fmt: skip
         if previous_kind == KIND_MASTER or kind == KIND_MASTER:
             await self._drop_instances(event_id)
@@ -260,6 +270,26 @@ class EventTx:
             snapshot=event,
             changed_fields=changed,
         )
+
+
+BUSY_FREE, BUSY, BUSY_TENTATIVE = 0, 1, 2
+
+
+def busy_state(event: ev_pb.Event) -> int:
+    """How the event blocks time: transparent and cancelled ones do not."""
+    if event.transparent or event.status == ev_pb.EVENT_STATUS_CANCELLED:
+        return BUSY_FREE
+    return BUSY_TENTATIVE if event.status == ev_pb.EVENT_STATUS_TENTATIVE else BUSY
+
+
+def declined_by(event: ev_pb.Event) -> str:
+    """The attendees who declined, for whom the event does not block time."""
+    emails = {
+        a.email.lower()
+        for a in event.attendees
+        if a.response_status == ev_pb.RESPONSE_STATUS_DECLINED
+    }
+    return ",".join(sorted(emails))
 
 
 def _recurs(event: ev_pb.Event) -> bool:

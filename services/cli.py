@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import logging
+import logging.handlers
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -36,10 +39,17 @@ _log = logging.getLogger("almanac")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    """Log through a queue: formatting and writing happen on a thread, so a
+    slow terminal or disk never blocks the event loop serving RPCs."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, handler)
+    listener.start()
+    atexit.register(listener.stop)
+    root = logging.getLogger()
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    root.addHandler(logging.handlers.QueueHandler(records))
 
 
 async def _serve(name: str, port: int | None) -> int:

@@ -64,6 +64,16 @@ class Transaction(abc.ABC):
     async def execute(self, sql: str, *args: object) -> int:
         """Run one statement; return the number of rows it changed (0 for DDL)."""
 
+    async def defer(self, sql: str, *args: object) -> None:
+        """Run a write whose result nobody reads, no later than the commit.
+
+        A backend may send it along with the next statement or the COMMIT
+        (SQLite does: one trip to the writer thread instead of two); a failure
+        then fails that later step and rolls the transaction back. The
+        default runs it at once.
+        """
+        await self.execute(sql, *args)
+
     @abc.abstractmethod
     async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         """Run one statement once per parameter row, in one round trip."""

@@ -15,6 +15,7 @@ to chain) and matters on the point-read hot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
@@ -215,6 +216,41 @@ def _execute(conn: sqlite3.Connection, sql: str, args: _Args) -> int:
     return max(count, 0)  # -1 for DDL and other statements without a count
 
 
+def _with_deferred(
+    fn: _Job[T], deferred: list[tuple[str, _Args]], sql: str, args: _Args
+) -> tuple[_Job[T], str, _Args]:
+    """One job running the deferred writes, then ``fn``: a single trip to the writer."""
+    pending = list(deferred)
+
+    def job(conn: sqlite3.Connection, sql: str, args: _Args) -> T:
+        try:
+            for deferred_sql, deferred_args in pending:
+                _require_transaction(conn)
+                conn.execute(deferred_sql, deferred_args).close()
+        except BaseException:
+            if fn is _commit and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return fn(conn, sql, args)
+
+    return job, sql, args
+
+
+def _require_transaction(conn: sqlite3.Connection) -> None:
+    # BEGIN is queued, not awaited: if it failed, a statement queued behind it
+    # must not run in autocommit mode and commit on its own.
+    if not conn.in_transaction:
+        raise StoreError("the transaction did not begin")
+
+
+def _in_transaction(fn: _Job[T]) -> _Job[T]:
+    def job(conn: sqlite3.Connection, sql: str, args: _Args) -> T:
+        _require_transaction(conn)
+        return fn(conn, sql, args)
+
+    return job
+
+
 def _begin(conn: sqlite3.Connection, sql: str, args: _Args) -> None:
     if conn.in_transaction:
         # Left behind by a transaction whose rollback failed; start clean.
@@ -318,10 +354,14 @@ class _Workers:
 
 
 class _SqliteTransaction(Transaction):
-    __slots__ = ("_closed", "_failed", "_writer")
+    __slots__ = ("_begin", "_closed", "_deferred", "_failed", "_writer")
 
-    def __init__(self, writer: _Workers) -> None:
+    def __init__(self, writer: _Workers, begin: asyncio.Future[None]) -> None:
         self._writer = writer
+        # BEGIN is queued, not awaited: the writer runs jobs in order, so the
+        # first statement follows it without a round trip through the loop.
+        self._begin: asyncio.Future[None] | None = begin
+        self._deferred: list[tuple[str, _Args]] = []
         self._closed = False
         # Mirrors PostgreSQL, where any failed statement aborts the whole
         # transaction; code that swallows an error and carries on would work
@@ -333,12 +373,33 @@ class _SqliteTransaction(Transaction):
             raise StoreError("transaction is closed")
         if self._failed:
             raise StoreError("transaction is aborted: an earlier statement failed")
+        job: _Job[T] = _in_transaction(fn)
+        if self._deferred:
+            job, sql, args = _with_deferred(fn, self._deferred, sql, args)
+            self._deferred = []
         try:
-            return await self._writer.submit(fn, sql, args)
+            result = self._writer.submit(job, sql, args)
+            if self._begin is not None:
+                begin, self._begin = self._begin, None
+                await begin
+            return await result
         except BaseException:
             # Includes cancellation, after which we don't know if it ran.
             self._failed = True
             raise
+
+    async def defer(self, sql: str, *args: object) -> None:
+        if self._closed:
+            raise StoreError("transaction is closed")
+        self._deferred.append((sql, args))
+
+    def finish_job(self, finish: _Job[None]) -> tuple[_Job[None], str, _Args]:
+        """The COMMIT job, carrying any deferred writes (flushed first)."""
+        if not self._deferred:
+            return finish, "", ()
+        job, sql, args = _with_deferred(finish, self._deferred, "", ())
+        self._deferred = []
+        return job, sql, args
 
     async def execute(self, sql: str, *args: object) -> int:
         return await self._run(_execute, sql, args)
@@ -379,16 +440,12 @@ class _TransactionBlock:
             store._write_lock.release()
             raise
         store._tx_task = task
-        try:
-            await begin
-        except BaseException:
-            # After a cancellation BEGIN may still run: queue a ROLLBACK behind it.
-            self._release(_rollback)
-            raise
-        self._tx = _SqliteTransaction(store._writer)
+        self._tx = _SqliteTransaction(store._writer, begin)
         return self._tx
 
-    def _release(self, finish: _Job[None]) -> asyncio.Future[None] | None:
+    def _release(
+        self, finish: _Job[None], sql: str = "", args: _Args = ()
+    ) -> asyncio.Future[None] | None:
         """Queue COMMIT/ROLLBACK, then let the next transaction in.
 
         Releasing before the job completes is safe because the writer runs
@@ -396,7 +453,7 @@ class _TransactionBlock:
         """
         store = self._store
         try:
-            return store._writer.submit(finish, "", ())
+            return store._writer.submit(finish, sql, args)
         except StoreError:
             return None  # writer stopped; closing its connection discarded the transaction
         finally:
@@ -412,13 +469,24 @@ class _TransactionBlock:
         tx = self._tx
         assert tx is not None
         tx._closed = True
+        begin, tx._begin = tx._begin, None
         if exc_type is None and not tx._failed:
-            done = self._release(_commit)
+            done = self._release(*tx.finish_job(_commit))
             if done is None:
                 raise StoreError("store closed before the transaction could commit")
-            await done
+            try:
+                if begin is not None:
+                    await begin
+                await done
+            except BaseException:
+                tx._failed = True
+                raise
             return
+        tx._deferred = []
         done = self._release(_rollback)
+        if begin is not None:
+            with contextlib.suppress(Exception):
+                await begin
         if done is not None:
             try:
                 await done

@@ -529,3 +529,26 @@ async def test_executemany_failure_rolls_back_the_whole_batch(store: Store) -> N
                 "INSERT INTO meta (key, value) VALUES (?, ?)", [("dup", "1"), ("dup", "2")]
             )
     assert await store.fetchone("SELECT value FROM meta WHERE key = 'dup'") is None
+
+
+async def test_deferred_write_commits_with_the_transaction(store: Store) -> None:
+    async with store.transaction() as tx:
+        await tx.defer("INSERT INTO meta (key, value) VALUES (?, ?)", "deferred", "1")
+        # A later statement in the same transaction sees it.
+        row = await tx.fetchone("SELECT value FROM meta WHERE key = ?", "deferred")
+        assert row is not None and row["value"] == "1"
+        await tx.defer("INSERT INTO meta (key, value) VALUES (?, ?)", "deferred-last", "2")
+    rows = await store.fetchall("SELECT key FROM meta WHERE key LIKE 'deferred%' ORDER BY key")
+    assert [r["key"] for r in rows] == ["deferred", "deferred-last"]
+
+
+async def test_failing_deferred_write_rolls_everything_back(store: Store) -> None:
+    with pytest.raises(IntegrityError):
+        async with store.transaction() as tx:
+            await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)", "kept?", "1")
+            await tx.defer("INSERT INTO meta (key, value) VALUES (?, ?)", "kept?", "dup")
+    assert await store.fetchone("SELECT value FROM meta WHERE key = 'kept?'") is None
+    # The store is usable afterwards.
+    async with store.transaction() as tx:
+        await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)", "after", "1")
+    assert await store.fetchone("SELECT value FROM meta WHERE key = 'after'") is not None

@@ -34,7 +34,7 @@ from connectors.recurrence import (
 )
 from connectors.store import Row, Store
 
-from .query import EventQuery, list_events
+from .query import EventQuery, ListingCache, list_events
 from .records import KIND_EXCEPTION, KIND_MASTER, project_instance
 from .writes import EventMutation, EventTx, check_etag
 
@@ -46,6 +46,7 @@ _SCOPE = ev_pb.RecurrenceScope
 class LocalEvents:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._listings = ListingCache()
 
     def _etx(self, tx: object, account: str, calendar: str, ctx: WriteContext) -> EventTx:
         return EventTx(tx, self._store.dialect, account, calendar, ctx)  # type: ignore[arg-type]
@@ -55,7 +56,7 @@ class LocalEvents:
     async def list_events(
         self, account: str, calendar: str, query: EventQuery, page: PageRequest
     ) -> Page[ev_pb.Event]:
-        return await list_events(self._store, account, calendar, query, page)
+        return await list_events(self._store, account, calendar, query, page, self._listings)
 
     async def all_events(self, account: str, calendar: str) -> list[ev_pb.Event]:
         """Every live single event, master and exception (for export)."""

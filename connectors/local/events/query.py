@@ -11,15 +11,25 @@ only for the page returned.
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from almanac.v1 import event_service_pb2 as ev_pb
 
 from connectors.base import Page, PageRequest
 from connectors.errors import InvalidArgument
-from connectors.recurrence import expand, find_occurrence, parse_instance_suffix, to_utc
+from connectors.recurrence import (
+    Occurrence,
+    TimeValue,
+    expand,
+    find_occurrence,
+    from_proto,
+    parse_instance_suffix,
+    to_utc,
+)
 from connectors.store import Row, Store
 
 from .records import (
@@ -27,13 +37,12 @@ from .records import (
     KIND_MASTER,
     MAX_OFFSET,
     from_us,
-    is_floating,
     place,
     project_instance,
     us,
 )
 
-__all__ = ["EventQuery", "list_events"]
+__all__ = ["EventQuery", "ListingCache", "list_events"]
 
 ORDER_FIELDS = ("start", "create_time", "update_time")
 
@@ -91,11 +100,11 @@ def _overlaps(start: datetime, end: datetime, q: EventQuery) -> bool:
     return end > q.window_start or (start == end and start >= q.window_start)
 
 
-def _primary(q: EventQuery, start: datetime, event: ev_pb.Event) -> int:
+def _primary(q: EventQuery, start: datetime, create_us: int, update_us: int) -> int:
     if q.order_field == "create_time":
-        value = event.create_time.seconds * 1_000_000 + event.create_time.nanos // 1000
+        value = create_us
     elif q.order_field == "update_time":
-        value = event.update_time.seconds * 1_000_000 + event.update_time.nanos // 1000
+        value = update_us
     else:
         value = us(start)
     return -value if q.descending else value
@@ -117,7 +126,8 @@ async def _rows(
     series_args = [q.only_series, q.only_series] if q.only_series else []
     kinds = "1, 3" if q.instances else "1, 2, 3"
     events = await store.fetchall(
-        f"SELECT id, kind, series_id, start_us, end_us, floating, body FROM events"
+        f"SELECT id, kind, series_id, start_us, end_us, floating, create_time, update_time, body"
+        f" FROM events"
         f" WHERE {scope} AND kind IN ({kinds}) AND start_us < ? AND end_us >= ?{deleted}{series}",
         account, calendar, hi, lo, *series_args,
     )  # fmt: skip
@@ -125,13 +135,14 @@ async def _rows(
         return events, [], []
     only = " AND series_id = ?" if q.only_series else ""
     instances = await store.fetchall(
-        f"SELECT series_id, instance_key, start_us, end_us FROM event_instances"
+        f"SELECT series_id, instance_key, instance_index, start_us, end_us FROM event_instances"
         f" WHERE {scope} AND start_us < ? AND end_us >= ? AND overridden = 0{only}",
         account, calendar, hi, lo, *series_args[:1],
     )  # fmt: skip
     only = " AND id = ?" if q.only_series else ""
     masters = await store.fetchall(
-        f"SELECT id, horizon_us, body FROM events WHERE {scope} AND kind = {KIND_MASTER}"
+        f"SELECT id, horizon_us, floating, create_time, update_time, body FROM events"
+        f" WHERE {scope} AND kind = {KIND_MASTER}"
         f" AND deleted = 0 AND start_us < ? AND end_us >= ?{only}",
         account, calendar, hi, lo, *series_args[:1],
     )  # fmt: skip
@@ -149,43 +160,75 @@ async def _exception_keys(store: Store, account: str, calendar: str, series: str
     return {r["instance_key"] for r in rows}
 
 
+class _Body:
+    """An event's stored bytes, parsed on first use (most rows never need it)."""
+
+    __slots__ = ("_data", "_event")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._event: ev_pb.Event | None = None
+
+    def get(self) -> ev_pb.Event:
+        """The parsed event, shared: for reading only."""
+        if self._event is None:
+            self._event = ev_pb.Event.FromString(self._data)
+        return self._event
+
+    def fresh(self) -> ev_pb.Event:
+        """A copy the caller may change (responses are edited before sending)."""
+        return ev_pb.Event.FromString(self._data)
+
+
+def _has_content_filter(q: EventQuery) -> bool:
+    return bool(q.category or q.event_type or q.attendee_email or q.text)
+
+
 async def collect(store: Store, account: str, calendar: str, q: EventQuery) -> list[_Item]:
     """Every event the query matches, sorted, each with a lazy proto builder."""
     events, instance_rows, master_rows = await _rows(store, account, calendar, q)
+    content = _has_content_filter(q)
     items: list[_Item] = []
     for row in events:
-        event = ev_pb.Event.FromString(bytes(row["body"]))
         floating = bool(row["floating"])
-        start = place(row["start_us"], floating, q.zone)
-        end = place(row["end_us"], floating, q.zone)
-        if not _overlaps(start, end, q) or not _matches(event, q):
-            continue
-        if q.updated_after_us is not None and _us_of(event.update_time) <= q.updated_after_us:
-            continue
-        items.append(_Item((_primary(q, start, event), event.name), _constant(event)))
-
-    masters: dict[str, tuple[ev_pb.Event, int]] = {}
-    for row in master_rows:
-        master = ev_pb.Event.FromString(bytes(row["body"]))
-        if _matches(master, q) and (
-            q.updated_after_us is None or _us_of(master.update_time) > q.updated_after_us
-        ):
-            masters[row["id"]] = (master, row["horizon_us"])
-    for row in instance_rows:
-        found = masters.get(row["series_id"])
-        if found is None:
-            continue
-        master, _ = found
-        floating = is_floating(master.start)
         start = place(row["start_us"], floating, q.zone)
         end = place(row["end_us"], floating, q.zone)
         if not _overlaps(start, end, q):
             continue
-        items.append(_instance_item(q, master, row["instance_key"], start))
-    for series_id, (master, horizon_us) in masters.items():
+        if q.updated_after_us is not None and row["update_time"] <= q.updated_after_us:
+            continue
+        body = _Body(bytes(row["body"]))
+        if content and not _matches(body.get(), q):
+            continue
+        primary = _primary(q, start, row["create_time"], row["update_time"])
+        items.append(_Item((primary, _name(account, calendar, row["id"])), body.fresh))
+
+    masters: dict[str, tuple[_Body, Row]] = {}
+    for row in master_rows:
+        if q.updated_after_us is not None and row["update_time"] <= q.updated_after_us:
+            continue
+        body = _Body(bytes(row["body"]))
+        if content and not _matches(body.get(), q):
+            continue
+        masters[row["id"]] = (body, row)
+    for row in instance_rows:
+        found = masters.get(row["series_id"])
+        if found is None:
+            continue
+        body, master_row = found
+        floating = bool(master_row["floating"])
+        start = place(row["start_us"], floating, q.zone)
+        end = place(row["end_us"], floating, q.zone)
+        if not _overlaps(start, end, q):
+            continue
+        primary = _primary(q, start, master_row["create_time"], master_row["update_time"])
+        name = _name(account, calendar, f"{row['series_id']}_{row['instance_key']}")
+        items.append(_Item((primary, name), _from_row(body, row)))
+    for series_id, (body, master_row) in masters.items():
+        horizon_us = master_row["horizon_us"]
         if q.window_end is not None and horizon_us >= us(q.window_end + MAX_OFFSET):
             continue
-        await _beyond_horizon(store, account, calendar, q, series_id, master, horizon_us, items)
+        await _beyond_horizon(store, account, calendar, q, series_id, body.get(), horizon_us, items)
     if len(items) > q.limit and q.truncate:
         items.sort()
         return items[: q.limit]
@@ -197,6 +240,36 @@ async def collect(store: Store, account: str, calendar: str, q: EventQuery) -> l
         )
     items.sort()
     return items
+
+
+def _name(account: str, calendar: str, event_id: str) -> str:
+    return f"accounts/{account}/calendars/{calendar}/events/{event_id}"
+
+
+def _from_row(master: _Body, row: Row) -> Callable[[], ev_pb.Event]:
+    """Build a materialized instance from its row, without walking the series."""
+    key: str = row["instance_key"]
+    index: int = row["instance_index"]
+    end_us: int = row["end_us"]
+
+    def build() -> ev_pb.Event:
+        event = master.get()
+        original = parse_instance_suffix(key)
+        kind = event.start.WhichOneof("value")
+        if kind == "date_time":
+            start_zone = ZoneInfo(event.start.time_zone or "UTC")
+            end_zone = ZoneInfo(event.end.time_zone or event.start.time_zone or "UTC")
+            assert isinstance(original, datetime)
+            original = original.astimezone(start_zone)
+            end: TimeValue = from_us(end_us).astimezone(end_zone)
+        else:
+            # All-day and floating instances last as long as the master, in
+            # days or wall-clock time.
+            end = original + (from_proto(event.end) - from_proto(event.start))
+        occurrence = Occurrence(original, end, from_us(0), from_us(end_us), index, key)
+        return project_instance(event, occurrence)
+
+    return build
 
 
 async def _beyond_horizon(
@@ -240,10 +313,6 @@ async def _beyond_horizon(
         )
 
 
-def _constant(event: ev_pb.Event) -> Callable[[], ev_pb.Event]:
-    return lambda: event
-
-
 def _instance_item(q: EventQuery, master: ev_pb.Event, key: str, start: datetime) -> _Item:
     def build() -> ev_pb.Event:
         occurrence = find_occurrence(
@@ -254,7 +323,8 @@ def _instance_item(q: EventQuery, master: ev_pb.Event, key: str, start: datetime
             raise RuntimeError(f"{master.name}_{key} is not an occurrence of its series")
         return project_instance(master, occurrence)
 
-    return _Item((_primary(q, start, master), f"{master.name}_{key}"), build)
+    primary = _primary(q, start, _us_of(master.create_time), _us_of(master.update_time))
+    return _Item((primary, f"{master.name}_{key}"), build)
 
 
 def _us_of(ts: object) -> int:
@@ -275,7 +345,47 @@ def page_of(items: Sequence[_Item], page: PageRequest) -> Page[ev_pb.Event]:
     return Page([item.build() for item in chunk], next_position, len(items))
 
 
+class ListingCache:
+    """The sorted result of recent listings, reused by their later pages.
+
+    Every change to an account's events appends to its activity log in the
+    same transaction, so the account's latest cursor is a version: a cached
+    listing is used only while it is unchanged (one index lookup per page).
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, str, EventQuery], tuple[int, list[_Item]]] = (
+            OrderedDict()
+        )
+
+    async def items(self, store: Store, account: str, calendar: str, q: EventQuery) -> list[_Item]:
+        row = await store.fetchone(
+            "SELECT MAX(cursor) AS c FROM activities WHERE account_id = ?", account
+        )
+        version = int(row["c"]) if row is not None and row["c"] is not None else 0
+        key = (account, calendar, q)
+        cached = self._entries.get(key)
+        if cached is not None and cached[0] == version:
+            self._entries.move_to_end(key)
+            return cached[1]
+        found = await collect(store, account, calendar, q)
+        self._entries[key] = (version, found)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return found
+
+
 async def list_events(
-    store: Store, account: str, calendar: str, q: EventQuery, page: PageRequest
+    store: Store,
+    account: str,
+    calendar: str,
+    q: EventQuery,
+    page: PageRequest,
+    cache: ListingCache | None = None,
 ) -> Page[ev_pb.Event]:
-    return page_of(await collect(store, account, calendar, q), page)
+    items = await (
+        cache.items(store, account, calendar, q) if cache else collect(store, account, calendar, q)
+    )
+    return page_of(items, page)

@@ -49,10 +49,15 @@ CAP_SCHEDULES = "schedules"
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
-    """``size`` items after ``position`` (an opaque string the connector made)."""
+    """``size`` items after ``position`` (an opaque string the connector made).
+
+    ``max_bytes``: stop early once the serialized items would exceed it, so a
+    response stays under the gRPC message limit.
+    """
 
     size: int
     position: str | None = None
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

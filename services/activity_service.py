@@ -27,6 +27,7 @@ from connectors.local.activity_log import (
 from services.activity_feed import Feed
 from services.errors import BadRequestBuilder, ServiceError
 from services.names import parse_account, parse_calendar, resolve_account_id
+from services.pagination import page_budget
 from services.principal import principal, require_account
 from services.runtime import Context, Runtime
 
@@ -69,10 +70,13 @@ class ActivityService(act_grpc.ActivityServiceServicer):
 
     async def _prune_forever(self) -> None:
         keep_us = int(self.rt.settings.activity_retention_days * 86_400 * 1_000_000)
+        # Often enough that nothing outlives the retention by much more than a
+        # quarter of it; rarely enough that the delete costs nothing.
+        every = min(PRUNE_EVERY_SECONDS, max(0.25, keep_us / 4e6))
         while True:
             with contextlib.suppress(Exception):
                 await prune(self.rt.store, time.time_ns() // 1000 - keep_us)
-            await asyncio.sleep(PRUNE_EVERY_SECONDS)
+            await asyncio.sleep(every)
 
     # -- shared -----------------------------------------------------------
 
@@ -110,7 +114,9 @@ class ActivityService(act_grpc.ActivityServiceServicer):
         self, request: act_pb.ListActivitiesRequest, context: Context
     ) -> act_pb.ListActivitiesResponse:
         where, _ = self._filter(request.parent, list(request.resource_types), request.calendar)
-        page_request, digest = self.rt.pages.start(request)
+        await self._ensure_started()
+        # `cursor` only seeds the first page, so later pages may omit or keep it.
+        page_request, digest = self.rt.pages.start(request, ignore=("cursor",))
         if page_request.position is not None:
             position = int(page_request.position)
         elif request.cursor:
@@ -127,10 +133,20 @@ class ActivityService(act_grpc.ActivityServiceServicer):
             if r.cursor <= end
         ]
         page, more = rows[: page_request.size], len(rows) > page_request.size
-        latest = page[-1].cursor if more else max(end, position)
+        activities: list[act_pb.Activity] = []
+        budget = page_budget(self.rt.settings)
+        for row in page:
+            activity = row.activity()
+            budget -= activity.ByteSize() + 8
+            if budget < 0 and activities:  # a page may not outgrow the message limit
+                more = True
+                break
+            activities.append(activity)
+        last = page[len(activities) - 1].cursor if activities else position
+        latest = last if more else max(end, position)
         return act_pb.ListActivitiesResponse(
-            activities=[r.activity() for r in page],
-            next_page_token=self.rt.pages.encode(str(page[-1].cursor), digest) if more else "",
+            activities=activities,
+            next_page_token=self.rt.pages.encode(str(last), digest) if more else "",
             latest_cursor=encode_cursor(latest),
         )
 
@@ -163,12 +179,16 @@ class ActivityService(act_grpc.ActivityServiceServicer):
             position = await latest_cursor(store)
         stream = _Stream(self, where, position, heartbeat)
         slow = self.rt.settings.activity_slow_seconds
-        async for message in stream.messages():
+        async for message, cursor in stream.messages():
             try:
                 # Written here rather than yielded, so a client that stopped
                 # reading (its flow-control window full) is noticed.
-                await asyncio.wait_for(context.write(message), slow)
+                async with asyncio.timeout(slow):
+                    await context.write(message)
             except TimeoutError:
+                # gRPC still delivers the message it was writing, before the
+                # status: the client resumes after it.
+                stream.position = max(stream.position, cursor)
                 raise stream.end(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"the subscriber has not read for {slow:g} seconds",
@@ -193,10 +213,13 @@ class _Stream:
             code, f"{message}; resume from cursor {cursor}", reason, {"cursor": cursor}
         )
 
-    async def messages(self) -> AsyncIterator[act_pb.StreamActivityResponse]:
+    async def messages(self) -> AsyncIterator[tuple[act_pb.StreamActivityResponse, int]]:
+        """Each message with the cursor a client has passed once it received it."""
         feed = self.service.feed
+        store = self.service.rt.store
         shutdown = self.service._shutdown
         following = False
+        last_sent = time.monotonic()
         while True:
             if shutdown.is_set() or feed.closed:
                 raise self.end(
@@ -210,8 +233,11 @@ class _Stream:
                         "the subscriber fell too far behind the feed",
                         "SUBSCRIBER_TOO_SLOW",
                     )
-                rows = await read_after(self.service.rt.store, self.position, 500)
-                if not rows:  # pruned meanwhile, or the feed is ahead: jump to its floor
+                # Replaying from the store: retention must not overtake us
+                # silently, or the rows it pruned would be a gap.
+                await check_resumable(store, self.position)
+                rows = await read_after(store, self.position, 500)
+                if not rows:  # the feed started after our position: nothing between
                     self.position = max(self.position, feed.floor)
                     continue
             else:
@@ -219,11 +245,18 @@ class _Stream:
             if rows:
                 for row in rows:
                     if self.where.matches(row):
-                        yield act_pb.StreamActivityResponse(activity=row.activity())
+                        yield row.message(), row.cursor
+                        last_sent = time.monotonic()
                     self.position = row.cursor
                 continue
-            if not await feed.wait(self.position, self.heartbeat):
-                now = Timestamp()
-                now.GetCurrentTime()
-                beat = act_pb.Heartbeat(cursor=encode_cursor(self.position), time=now)
-                yield act_pb.StreamActivityResponse(heartbeat=beat)
+            # Heartbeats are timed from the last message sent, so activity that
+            # the filter drops does not silence them.
+            remaining = self.heartbeat - (time.monotonic() - last_sent)
+            if remaining > 0:
+                await feed.wait(self.position, remaining)
+                continue
+            now = Timestamp()
+            now.GetCurrentTime()
+            beat = act_pb.Heartbeat(cursor=encode_cursor(self.position), time=now)
+            yield act_pb.StreamActivityResponse(heartbeat=beat), self.position
+            last_sent = time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from almanac.v1 import calendar_service_pb2 as cal_pb
@@ -18,6 +19,7 @@ from connectors.recurrence import from_proto, to_proto, to_utc
 from services.errors import BadRequestBuilder
 from services.event_checks import OUTPUT_ONLY, check_event, merge_custom_properties, normalize
 from services.names import EVENT_ID_RE, parse_calendar, parse_calendar_child
+from services.pagination import page_budget
 from services.principal import principal
 from services.runtime import Context, Runtime
 from services.validation import apply_update_mask, check_id, check_request_id
@@ -58,6 +60,7 @@ class EventService(ev_grpc.EventServiceServicer):
         account_id, calendar_id, calendar = await self._calendar(request.parent, "parent")
         query = _list_query(request, calendar)
         page_request, digest = self.rt.pages.start(request)
+        page_request = replace(page_request, max_bytes=page_budget(self.rt.settings))
         page = await self.events.list_events(account_id, calendar_id, query, page_request)
         return ev_pb.ListEventsResponse(
             events=[_shown(e, request.include_raw) for e in page.items],
@@ -182,6 +185,7 @@ class EventService(ev_grpc.EventServiceServicer):
             truncate=True,
         )
         page_request, digest = self.rt.pages.start(request)
+        page_request = replace(page_request, max_bytes=page_budget(self.rt.settings))
         page: Page[ev_pb.Event] = await self.events.list_events(
             account_id, calendar_id, query, page_request
         )

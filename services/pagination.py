@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 from connectors.base import Page, PageRequest
 from connectors.errors import InvalidArgument
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PageTokens", "page_size"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PageTokens", "page_budget", "page_size"]
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -38,6 +38,12 @@ def page_size(value: int, field: str = "page_size") -> int:
     return min(value, MAX_PAGE_SIZE)
 
 
+def page_budget(settings: Any) -> int:
+    """Bytes a page may fill: a list response must fit the send limit (with room
+    for the rest of the response), so a page of large items comes back shorter."""
+    return int(settings.max_send_message_bytes * 0.9)
+
+
 @dataclass(frozen=True)
 class PageTokens:
     secret: bytes
@@ -51,11 +57,14 @@ class PageTokens:
                 copy.ClearField(name)
         return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()[:16]
 
-    def start(self, request: Message) -> tuple[PageRequest, str]:
-        """The page a List request asks for, and its digest for ``next_token``."""
+    def start(self, request: Message, ignore: tuple[str, ...] = ()) -> tuple[PageRequest, str]:
+        """The page a List request asks for, and its digest for ``next_token``.
+
+        ``ignore``: fields that may change between pages (a starting cursor).
+        """
         fields: Any = request  # every List request has page_size and page_token
         size = page_size(fields.page_size)
-        digest = self.request_digest(request)
+        digest = self.request_digest(request, ignore=ignore)
         return PageRequest(size, self.decode(fields.page_token, digest)), digest
 
     def next_token(self, page: Page[Any], digest: str) -> str:

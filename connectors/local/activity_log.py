@@ -46,19 +46,29 @@ def decode_cursor(cursor: str, field: str = "cursor") -> int:
     return int(cursor, 16)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LogRow:
     cursor: int
     account_id: str
     calendar_id: str
     resource_type: str
     body: bytes
+    _message: act_pb.StreamActivityResponse | None = None
 
     def activity(self) -> act_pb.Activity:
         activity = act_pb.Activity.FromString(self.body)
         activity.cursor = encode_cursor(self.cursor)
         activity.name = f"accounts/{self.account_id}/activities/{activity.cursor}"
         return activity
+
+    def message(self) -> act_pb.StreamActivityResponse:
+        """The stream message of this row, built once however many streams send it.
+
+        Shared: streams only serialize it, never change it.
+        """
+        if self._message is None:
+            self._message = act_pb.StreamActivityResponse(activity=self.activity())
+        return self._message
 
 
 @dataclass(frozen=True)

@@ -334,15 +334,29 @@ def _us_of(ts: object) -> int:
 
 
 def page_of(items: Sequence[_Item], page: PageRequest) -> Page[ev_pb.Event]:
-    """The page after ``page.position`` (a sort key), with the next position."""
+    """The page after ``page.position`` (a sort key), with the next position.
+
+    With ``page.max_bytes`` the page stops early rather than outgrow a
+    response's size limit (65 KB descriptions times 1000 would).
+    """
     begin = 0
     if page.position:
         primary, _, name = page.position.partition(":")
         begin = bisect.bisect_right(items, _Item((int(primary), name), lambda: ev_pb.Event()))
     chunk = items[begin : begin + page.size]
-    more = begin + page.size < len(items)
-    next_position = f"{chunk[-1].key[0]}:{chunk[-1].key[1]}" if more and chunk else None
-    return Page([item.build() for item in chunk], next_position, len(items))
+    built: list[ev_pb.Event] = []
+    budget = page.max_bytes
+    for item in chunk:
+        event = item.build()
+        if budget is not None:
+            budget -= event.ByteSize() + 8
+            if budget < 0 and built:
+                break
+        built.append(event)
+    more = begin + len(built) < len(items)
+    last = chunk[len(built) - 1] if built else None
+    next_position = f"{last.key[0]}:{last.key[1]}" if more and last else None
+    return Page(built, next_position, len(items))
 
 
 class ListingCache:

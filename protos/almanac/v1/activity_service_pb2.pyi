@@ -247,7 +247,9 @@ class ListActivitiesResponse(_message.Message):
     """Token of the next page; empty when the feed has nothing more now."""
     latest_cursor: _builtins.str
     """The cursor to resume from later (Kloudless `cursor`): the last
-    activity's cursor, or the request's cursor when none matched.
+    activity's cursor while more pages follow; on the last page, the end of
+    the log when the request was read, so a filtered reader does not scan
+    again what its filter left out.
     """
     @_builtins.property
     def activities(self) -> _containers.RepeatedCompositeFieldContainer[Global___Activity]:

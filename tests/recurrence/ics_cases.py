@@ -156,7 +156,9 @@ def event_time(value: date | datetime) -> common_pb2.EventTime:
             f.year, f.month, f.day = value.year, value.month, value.day
             f.hours, f.minutes, f.seconds = value.hour, value.minute, value.second
             return out
-        key = getattr(value.tzinfo, "key", None) or ("UTC" if value.utcoffset() == timedelta(0) else None)
+        key = getattr(value.tzinfo, "key", None) or (
+            "UTC" if value.utcoffset() == timedelta(0) else None
+        )
         assert key, f"unsupported tzinfo {value.tzinfo!r}"
         out.time_zone = key
         out.date_time.seconds = int(value.timestamp())
@@ -171,7 +173,9 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def to_proto(case: Case) -> tuple[common_pb2.EventTime, common_pb2.EventTime, event_service_pb2.Recurrence]:
+def to_proto(
+    case: Case,
+) -> tuple[common_pb2.EventTime, common_pb2.EventTime, event_service_pb2.Recurrence]:
     ev = case.event
     start = ev["DTSTART"].dt
     end = ev["DTEND"].dt if "DTEND" in ev else start + ev["DURATION"].dt

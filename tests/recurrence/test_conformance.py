@@ -80,6 +80,4 @@ def test_matches_recurring_ical_events(path: Path) -> None:
     assert set(got) == expected
 
     positions = _expected_positions(case)
-    assert {o.start_utc: o.index for o in result.occurrences} == {
-        s: positions[s] for s, _ in got
-    }
+    assert {o.start_utc: o.index for o in result.occurrences} == {s: positions[s] for s, _ in got}

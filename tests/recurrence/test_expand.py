@@ -138,7 +138,10 @@ def test_all_day_identity_never_depends_on_the_zone() -> None:
         zone: expand(start, end, rec, floating_zone=ZoneInfo(zone)).occurrences
         for zone in ("Pacific/Pago_Pago", "Pacific/Kiritimati", "UTC")
     }
-    ids = {zone: [(o.original_start, o.instance_id_suffix, o.index) for o in occ] for zone, occ in results.items()}
+    ids = {
+        zone: [(o.original_start, o.instance_id_suffix, o.index) for o in occ]
+        for zone, occ in results.items()
+    }
     assert len({tuple(v) for v in ids.values()}) == 1
     assert ids["UTC"][0] == (date(2026, 1, 5), "20260105", 1)
     pago = results["Pacific/Pago_Pago"][0]
@@ -256,3 +259,33 @@ def test_invalid_input_raises_value_error() -> None:
     simple.simple.period = event_service_pb2.SimpleRecurrence.PERIOD_DAY
     with pytest.raises(ValueError, match="simple"):
         expand(start, end, simple)
+
+
+def test_a_rule_whose_instances_all_fall_in_gaps_stops_at_the_window() -> None:
+    # Validation rejects it; stored anyway, it must not walk to year 9999.
+    start, end, rec = _series(
+        datetime(2026, 1, 5, 9, tzinfo=NY), ["FREQ=YEARLY;BYMONTH=3;BYDAY=2SU;BYHOUR=2;BYMINUTE=30"]
+    )
+    window = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    found = expand(start, end, rec, window_start=window[0], window_end=window[1]).occurrences
+    assert [o.index for o in found] == [1]  # DTSTART only
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(9999, 12, 25, 20, tzinfo=NY),
+        datetime(9999, 12, 25, 20, tzinfo=ZoneInfo("Asia/Tokyo")),
+        date(9999, 12, 25),
+        datetime(9999, 12, 25, 20),
+    ],
+)
+def test_series_running_into_year_9999_end_quietly(start: date | datetime) -> None:
+    found = expand(
+        to_proto(start),
+        None,
+        Rec(rrules=["FREQ=DAILY"]),
+        floating_zone=ZoneInfo("Pacific/Kiritimati"),
+    ).occurrences
+    assert 5 <= len(found) <= 7
+    assert found[-1].start_utc.year == 9999

@@ -38,8 +38,17 @@ def test_parse(suffix: str, value: date | datetime) -> None:
 
 @pytest.mark.parametrize(
     "suffix",
-    ["", "2026031", "20260230", "20260301T", "20260301T250000Z", "20260301T0930", "20260301t093000z",
-     "20260301T093000+01", "x20260301"],
+    [
+        "",
+        "2026031",
+        "20260230",
+        "20260301T",
+        "20260301T250000Z",
+        "20260301T0930",
+        "20260301t093000z",
+        "20260301T093000+01",
+        "x20260301",
+    ],
 )
 def test_parse_rejects(suffix: str) -> None:
     with pytest.raises(ValueError):

@@ -52,7 +52,9 @@ def test_rrule_instance_in_dst_gap_is_skipped_rfc5545_3_3_10() -> None:
 
     # Almanac: no instance that day, and the next one is the 3rd, not the 4th.
     assert all(o.original_start.date() != gap_day for o in ours)
-    assert all(o.original_start.timetz().replace(tzinfo=None).isoformat() == "02:30:00" for o in ours)
+    assert all(
+        o.original_start.timetz().replace(tzinfo=None).isoformat() == "02:30:00" for o in ours
+    )
     by_day = {o.original_start.date(): o.index for o in ours}
     assert by_day[date(2026, 3, 1)] == 2
     assert by_day[date(2026, 3, 15)] == 3

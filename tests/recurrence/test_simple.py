@@ -34,7 +34,10 @@ def _simple(period: int, **kw: object) -> event_service_pb2.SimpleRecurrence:
         (_simple(Simple.PERIOD_DAY), "FREQ=DAILY"),
         (_simple(Simple.PERIOD_DAY, interval=1), "FREQ=DAILY"),
         (_simple(Simple.PERIOD_WEEK), "FREQ=WEEKLY;BYDAY=MO"),
-        (_simple(Simple.PERIOD_WEEK, interval=2, weekdays=[3, 1]), "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE"),
+        (
+            _simple(Simple.PERIOD_WEEK, interval=2, weekdays=[3, 1]),
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE",
+        ),
         (_simple(Simple.PERIOD_WEEK, weekdays=[7, 7]), "FREQ=WEEKLY;BYDAY=SU"),
         (_simple(Simple.PERIOD_MONTH, count=12), "FREQ=MONTHLY;COUNT=12"),
         (_simple(Simple.PERIOD_YEAR, interval=1000), "FREQ=YEARLY;INTERVAL=1000"),
@@ -93,11 +96,20 @@ def test_weekday_defaults_to_the_local_start_day() -> None:
 @pytest.mark.parametrize(
     ("simple", "violation"),
     [
-        (_simple(Simple.PERIOD_UNSPECIFIED), ("s.period", "required: one of DAY, WEEK, MONTH, YEAR, WEEKDAY")),
+        (
+            _simple(Simple.PERIOD_UNSPECIFIED),
+            ("s.period", "required: one of DAY, WEEK, MONTH, YEAR, WEEKDAY"),
+        ),
         (_simple(Simple.PERIOD_DAY, interval=1001), ("s.interval", "must be between 1 and 1000")),
         (_simple(Simple.PERIOD_DAY, interval=-1), ("s.interval", "must be between 1 and 1000")),
-        (_simple(Simple.PERIOD_MONTH, weekdays=[1]), ("s.weekdays", "only allowed with PERIOD_WEEK")),
-        (_simple(Simple.PERIOD_WEEKDAY, weekdays=[1]), ("s.weekdays", "only allowed with PERIOD_WEEK")),
+        (
+            _simple(Simple.PERIOD_MONTH, weekdays=[1]),
+            ("s.weekdays", "only allowed with PERIOD_WEEK"),
+        ),
+        (
+            _simple(Simple.PERIOD_WEEKDAY, weekdays=[1]),
+            ("s.weekdays", "only allowed with PERIOD_WEEK"),
+        ),
         (_simple(Simple.PERIOD_WEEK, weekdays=[0]), ("s.weekdays[0]", "must be MONDAY to SUNDAY")),
         (_simple(Simple.PERIOD_DAY, count=0), ("s.count", "must be at least 1")),
         (
@@ -115,7 +127,9 @@ def test_violations(simple: event_service_pb2.SimpleRecurrence, violation: tuple
 def test_invalid_end_date() -> None:
     simple = Simple(period=Simple.PERIOD_DAY)
     simple.end_date.year, simple.end_date.month, simple.end_date.day = 2026, 2, 30
-    assert validate_simple(simple, MONDAY_9) == [("event.recurrence.simple.end_date", "invalid date")]
+    assert validate_simple(simple, MONDAY_9) == [
+        ("event.recurrence.simple.end_date", "invalid date")
+    ]
 
 
 def test_count_zero_is_unset_unless_chosen() -> None:

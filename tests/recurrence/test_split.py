@@ -80,8 +80,18 @@ def test_all_day_and_floating_untils() -> None:
 def test_rdates_and_exdates_are_partitioned() -> None:
     start = datetime(2026, 1, 5, 9, tzinfo=NY)
     rec = Rec(rrules=["FREQ=WEEKLY;COUNT=8"])
-    rec.rdates.extend([to_proto(datetime(2026, 1, 7, 12, tzinfo=NY)), to_proto(datetime(2026, 2, 4, 12, tzinfo=NY))])
-    rec.exdates.extend([to_proto(datetime(2026, 1, 12, 9, tzinfo=NY)), to_proto(datetime(2026, 2, 9, 9, tzinfo=NY))])
+    rec.rdates.extend(
+        [
+            to_proto(datetime(2026, 1, 7, 12, tzinfo=NY)),
+            to_proto(datetime(2026, 2, 4, 12, tzinfo=NY)),
+        ]
+    )
+    rec.exdates.extend(
+        [
+            to_proto(datetime(2026, 1, 12, 9, tzinfo=NY)),
+            to_proto(datetime(2026, 2, 9, 9, tzinfo=NY)),
+        ]
+    )
     cut = datetime(2026, 2, 2, 9, tzinfo=NY)
     split = split_series(to_proto(start), None, rec, cut)
     assert split.before is not None
@@ -127,17 +137,23 @@ def test_cut_in_the_gap_count_counts_real_instances() -> None:
 
 def test_cut_at_an_rdate_writes_implicit_parts_out() -> None:
     start = datetime(2026, 1, 5, 9, tzinfo=NY)  # Monday 09:00
-    rec = Rec(rrules=["FREQ=WEEKLY;COUNT=6"], rdates=[to_proto(datetime(2026, 1, 14, 12, tzinfo=NY))])
+    rec = Rec(
+        rrules=["FREQ=WEEKLY;COUNT=6"], rdates=[to_proto(datetime(2026, 1, 14, 12, tzinfo=NY))]
+    )
     cut = datetime(2026, 1, 14, 12, tzinfo=NY)  # a Wednesday-noon RDATE
     split = split_series(to_proto(start), None, rec, cut)
-    assert list(split.after.rrules) == ["FREQ=WEEKLY;COUNT=4;BYDAY=MO;BYHOUR=9;BYMINUTE=0;BYSECOND=0"]
+    assert list(split.after.rrules) == [
+        "FREQ=WEEKLY;COUNT=4;BYDAY=MO;BYHOUR=9;BYMINUTE=0;BYSECOND=0"
+    ]
     assert list(split.after.rdates) == []  # it is the new series' start
     _check_union(start, rec, cut)
 
 
 def test_cut_that_cannot_keep_the_interval_is_refused() -> None:
     start = datetime(2026, 1, 5, 9, tzinfo=NY)
-    rec = Rec(rrules=["FREQ=WEEKLY;INTERVAL=2"], rdates=[to_proto(datetime(2026, 1, 14, 12, tzinfo=NY))])
+    rec = Rec(
+        rrules=["FREQ=WEEKLY;INTERVAL=2"], rdates=[to_proto(datetime(2026, 1, 14, 12, tzinfo=NY))]
+    )
     with pytest.raises(ValueError, match="INTERVAL"):
         split_series(to_proto(start), None, rec, datetime(2026, 1, 14, 12, tzinfo=NY))
 
@@ -173,3 +189,13 @@ def test_durations_do_not_matter_for_the_split() -> None:
     rec = Rec(rrules=["FREQ=DAILY;COUNT=5"])
     split = split_series(start, end, rec, datetime(2026, 1, 7, 9, tzinfo=NY))
     assert split.count_before == 2
+
+
+def test_cut_at_or_before_dtstart_with_earlier_rdates_is_refused() -> None:
+    start = datetime(2026, 1, 5, 9, tzinfo=NY)
+    early = datetime(2026, 1, 1, 9, tzinfo=NY)
+    rec = Rec(rrules=["FREQ=DAILY;COUNT=3"], rdates=[to_proto(early)])
+    with pytest.raises(ValueError, match="RDATEs precede"):
+        split_series(to_proto(start), None, rec, start)
+    with pytest.raises(ValueError, match="before its start"):
+        split_series(to_proto(start), None, rec, early)

@@ -134,7 +134,9 @@ def test_all_day_starts_at_local_midnight(zone: ZoneInfo, expected: datetime) ->
 def test_validate_event_time_accepts_each_kind() -> None:
     assert validate_event_time(_date(2024, 2, 29), "event.start") == []
     assert validate_event_time(_floating(2026, 1, 1, 23, 59, 59), "event.start") == []
-    assert validate_event_time(_timed(datetime(2026, 1, 1, tzinfo=UTC), "Asia/Kolkata"), "e.s") == []
+    assert (
+        validate_event_time(_timed(datetime(2026, 1, 1, tzinfo=UTC), "Asia/Kolkata"), "e.s") == []
+    )
 
 
 @pytest.mark.parametrize(

@@ -189,3 +189,13 @@ def test_markdown_table_lists_every_option() -> None:
         assert f"`{option.env}`" in table
     assert "| `max_send_message_bytes` | `ALMANAC_MAX_SEND_MESSAGE_BYTES` | `16 MiB` |" in table
     assert "| `bootstrap_token` | `ALMANAC_BOOTSTRAP_TOKEN` | `unset` |" in table
+
+
+def test_direct_construction_is_validated_too() -> None:
+    assert Settings(max_send_message_bytes="1MiB").max_send_message_bytes == 1 << 20  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="option calendar_port"):
+        Settings(calendar_port=-1)
+    with pytest.raises(ValueError, match="tls_cert_file and tls_key_file"):
+        Settings(tls_key_file="/k.pem")
+    with pytest.raises(ValueError, match="unknown option"):
+        Settings().replace(colour="blue")

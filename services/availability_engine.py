@@ -161,16 +161,42 @@ def _slots(
     return out, False
 
 
+class _Sweep:
+    """One participant's blocks around a point moving forward through time."""
+
+    def __init__(self, p: Participant, before: int, after: int) -> None:
+        self.p, self.before, self.after = p, before, after
+        self.pending = sorted(p.blocks, key=lambda blk: blk.start - before)
+        self.next = 0
+        self.active: list[Block] = []
+
+    def covering(self, a: int, b: int) -> list[Block]:
+        """Blocks whose busy time or buffer covers all of ``[a, b)``."""
+        while self.next < len(self.pending) and self.pending[self.next].start - self.before <= a:
+            self.active.append(self.pending[self.next])
+            self.next += 1
+        self.active = [blk for blk in self.active if blk.end + self.after > a]
+        return [blk for blk in self.active if blk.end + self.after >= b]
+
+
 def _explain(q: Query, ranges: list[Interval], quorums: list[list[Interval]]) -> list[Exclusion]:
     excluded = subtract(q.windows, merge(ranges))
     if not excluded:
         return []
-    people: list[tuple[Participant, int | None]] = [(p, None) for p in q.required]
+    people: list[tuple[_Sweep, int | None]] = [
+        (_Sweep(p, q.buffer_before, q.buffer_after), None) for p in q.required
+    ]
     for g, (members, _) in enumerate(q.groups):
-        people += [(m, g) for m in members]
+        people += [(_Sweep(m, q.buffer_before, q.buffer_after), g) for m in members]
     points = {s for s, _ in excluded} | {e for _, e in excluded}
-    for p, _ in people:
-        for s, e in [*p.blocked, *p.busy, *p.off]:
+    for sweep, _ in people:
+        # Every block's own edges and buffer edges cut the time, so each piece
+        # has one set of reasons that holds for all of it.
+        for blk in sweep.p.blocks:
+            points.update(
+                (blk.start, blk.end, blk.start - q.buffer_before, blk.end + q.buffer_after)
+            )
+        for s, e in sweep.p.off:
             points.update((s, e))
     for quorum in quorums:
         for s, e in quorum:
@@ -184,7 +210,7 @@ def _explain(q: Query, ranges: list[Interval], quorums: list[list[Interval]]) ->
         for a, b in itertools.pairwise(edges):
             if a >= b:
                 continue
-            reasons = _reasons(q, people, quorums, a, b)
+            reasons = _reasons(people, quorums, a, b)
             if out and out[-1].end == a and out[-1].reasons == reasons:
                 out[-1] = Exclusion(out[-1].start, b, reasons)
             else:
@@ -193,8 +219,7 @@ def _explain(q: Query, ranges: list[Interval], quorums: list[list[Interval]]) ->
 
 
 def _reasons(
-    q: Query,
-    people: list[tuple[Participant, int | None]],
+    people: list[tuple[_Sweep, int | None]],
     quorums: list[list[Interval]],
     a: int,
     b: int,
@@ -203,24 +228,22 @@ def _reasons(
     reasons: list[Reason] = [
         Reason(f"groups[{g}]", "", KIND.EXCLUSION_KIND_GROUP_QUORUM, "") for g in sorted(failed)
     ]
-    for p, group in people:
+    for sweep, group in people:
+        covering = sweep.covering(a, b)  # advance every sweep, even when not needed
         if group is not None and group not in failed:
             continue
-        hits = [blk for blk in p.blocks if blk.start < b and blk.end > a]
-        if hits:
-            reasons += [
-                Reason(p.label, blk.calendar, KIND.EXCLUSION_KIND_BUSY, blk.event) for blk in hits
-            ]
-        elif any(s < b and e > a for s, e in p.blocked):
-            near = [
-                blk for blk in p.blocks
-                if blk.start - q.buffer_before < b and blk.end + q.buffer_after > a
-            ]  # fmt: skip
-            reasons += [
-                Reason(p.label, blk.calendar, KIND.EXCLUSION_KIND_BUFFER, blk.event) for blk in near
-            ]
-        elif any(s < b and e > a for s, e in p.off):
-            reasons.append(Reason(p.label, "", KIND.EXCLUSION_KIND_OUTSIDE_WORKING_HOURS, ""))
+        # Every reason that holds for the whole piece: busy with each event
+        # covering it, in the buffer of each other event, outside hours.
+        label = sweep.p.label
+        for blk in covering:
+            kind = (
+                KIND.EXCLUSION_KIND_BUSY
+                if blk.start <= a and blk.end >= b
+                else KIND.EXCLUSION_KIND_BUFFER
+            )
+            reasons.append(Reason(label, blk.calendar, kind, blk.event))
+        if within((a, b), sweep.p.off):
+            reasons.append(Reason(label, "", KIND.EXCLUSION_KIND_OUTSIDE_WORKING_HOURS, ""))
     if not reasons:
         reasons.append(Reason("", "", KIND.EXCLUSION_KIND_TOO_SHORT, ""))
     return tuple(dict.fromkeys(reasons))

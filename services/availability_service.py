@@ -28,6 +28,10 @@ from services.working_hours import available_intervals
 __all__ = ["AvailabilityService"]
 
 _PRIVATE = (ev_pb.VISIBILITY_PRIVATE, ev_pb.VISIBILITY_CONFIDENTIAL)
+# The instants a window (widened by its buffers) is clamped to: the ends of
+# the Timestamp range, which datetime can still shift by a day.
+_EARLIEST_US = -62_135_596_800 * 1_000_000
+_LATEST_US = 253_402_300_799 * 1_000_000
 
 
 def _us(ts: Timestamp) -> int:
@@ -94,7 +98,10 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         if not required_specs and not request.groups:
             required_specs = [av_pb.Participant(calendars=["accounts/me/calendars/primary"])]
         margin = max(limits.buffer_before, limits.buffer_after)
-        window = (limits.windows[0][0] - margin, limits.windows[-1][1] + margin)
+        window = (
+            max(limits.windows[0][0] - margin, _EARLIEST_US),
+            min(limits.windows[-1][1] + margin, _LATEST_US),
+        )
 
         async def participant(spec: av_pb.Participant, path: str) -> Participant:
             label = spec.label or spec.calendars[0]

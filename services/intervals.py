@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 
 __all__ = ["Interval", "complement", "intersect", "merge", "subtract", "total", "within"]
@@ -61,7 +62,8 @@ def complement(a: Sequence[Interval], span: Interval) -> list[Interval]:
 
 def within(inner: Interval, outer: Sequence[Interval]) -> bool:
     """Whether ``inner`` lies inside one interval of the merged list ``outer``."""
-    return any(s <= inner[0] and inner[1] <= e for s, e in outer)
+    i = bisect.bisect_right(outer, inner[0], key=lambda iv: iv[0]) - 1
+    return i >= 0 and inner[1] <= outer[i][1]
 
 
 def total(a: Sequence[Interval]) -> int:

@@ -24,6 +24,20 @@ __all__ = ["available_intervals"]
 _PY_WEEKDAY_TO_PROTO = {i: i + 1 for i in range(7)}
 
 
+# Days whose neighbours datetime can still represent: day - 1 and day + 1
+# are computed for each.
+_FIRST_DAY = dt.date(1, 1, 2)
+_LAST_DAY = dt.date(9999, 12, 30)
+
+
+def _local_date(value_us: int, zone: ZoneInfo) -> dt.date:
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=value_us)
+    try:
+        return moment.astimezone(zone).date()
+    except OverflowError:
+        return moment.date()
+
+
 def _us(moment: dt.datetime) -> int:
     delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
@@ -51,8 +65,8 @@ def schedule_intervals(
     schedule: cal_pb.Schedule, default_zone: str, span: Interval
 ) -> list[Interval]:
     zone = ZoneInfo(schedule.time_zone or default_zone or "UTC")
-    first = dt.datetime.fromtimestamp(span[0] / 1e6, dt.UTC).astimezone(zone).date()
-    last = dt.datetime.fromtimestamp(span[1] / 1e6, dt.UTC).astimezone(zone).date()
+    first = max(_local_date(span[0], zone), _FIRST_DAY)
+    last = min(_local_date(span[1], zone), _LAST_DAY)
     overrides = {
         dt.date(o.date.year, o.date.month, o.date.day): o.intervals for o in schedule.date_overrides
     }
@@ -70,8 +84,11 @@ def schedule_intervals(
             else:
                 pairs = weekly.get(_PY_WEEKDAY_TO_PROTO[day.weekday()], [])
             for start, end in pairs:
-                s = _us(localize(_wall(day, start), zone))
-                e = _us(localize(_wall(day, end), zone))
+                try:
+                    s = _us(localize(_wall(day, start), zone))
+                    e = _us(localize(_wall(day, end), zone))
+                except OverflowError:  # a day at the very end of the calendar
+                    continue
                 if e > s:
                     out.append((s, e))
         day += dt.timedelta(days=1)

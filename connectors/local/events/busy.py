@@ -16,7 +16,7 @@ from almanac.v1 import event_service_pb2 as ev_pb
 from connectors.recurrence import expand, to_utc
 from connectors.store import Row, Store
 
-from .records import MAX_OFFSET, from_us, place, us
+from .records import MAX_OFFSET, from_us, place, shift, us
 from .writes import BUSY_TENTATIVE
 
 __all__ = ["BusyBlock", "busy_blocks"]
@@ -44,8 +44,8 @@ async def busy_blocks(
     who: str = "",
 ) -> list[BusyBlock]:
     """Blocks overlapping the window, sorted by start. ``who``: the owner's email."""
-    lo = us(window_start - MAX_OFFSET)
-    hi = us(window_end + MAX_OFFSET)
+    lo = us(shift(window_start, -MAX_OFFSET))
+    hi = us(shift(window_end, MAX_OFFSET))
     ws, we = us(window_start), us(window_end)
     who = who.lower()
     blocks: list[BusyBlock] = []
@@ -102,7 +102,7 @@ async def _beyond_horizon(
     """Instances past the materialized horizon, expanded now (rarely needed)."""
     master = ev_pb.Event.FromString(bytes(row["body"]))
     horizon_us: int = row["horizon_us"]
-    start = max(window_start, from_us(horizon_us) - MAX_OFFSET)
+    start = max(window_start, shift(from_us(horizon_us), -MAX_OFFSET))
     found = expand(
         master.start, master.end, master.recurrence,
         window_start=start, window_end=window_end, floating_zone=zone,

@@ -39,6 +39,7 @@ from .records import (
     from_us,
     place,
     project_instance,
+    shift,
     us,
 )
 
@@ -111,8 +112,8 @@ def _primary(q: EventQuery, start: datetime, create_us: int, update_us: int) -> 
 
 
 def _bounds(q: EventQuery) -> tuple[int, int]:
-    lo = us(q.window_start - MAX_OFFSET) if q.window_start else -ENDLESS_US
-    hi = us(q.window_end + MAX_OFFSET) if q.window_end else ENDLESS_US
+    lo = us(shift(q.window_start, -MAX_OFFSET)) if q.window_start else -ENDLESS_US
+    hi = us(shift(q.window_end, MAX_OFFSET)) if q.window_end else ENDLESS_US
     return lo, hi
 
 
@@ -226,7 +227,7 @@ async def collect(store: Store, account: str, calendar: str, q: EventQuery) -> l
         items.append(_Item((primary, name), _from_row(body, row)))
     for series_id, (body, master_row) in masters.items():
         horizon_us = master_row["horizon_us"]
-        if q.window_end is not None and horizon_us >= us(q.window_end + MAX_OFFSET):
+        if q.window_end is not None and horizon_us >= us(shift(q.window_end, MAX_OFFSET)):
             continue
         await _beyond_horizon(store, account, calendar, q, series_id, body.get(), horizon_us, items)
     if len(items) > q.limit and q.truncate:
@@ -283,7 +284,7 @@ async def _beyond_horizon(
     items: list[_Item],
 ) -> None:
     """Instances the materialization did not reach, expanded now."""
-    start = max(q.window_start, from_us(horizon_us) - MAX_OFFSET) if q.window_start else None
+    start = max(q.window_start, shift(from_us(horizon_us), -MAX_OFFSET)) if q.window_start else None
     found = expand(
         master.start,
         master.end,

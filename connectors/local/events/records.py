@@ -39,6 +39,7 @@ __all__ = [
     "materialize",
     "place",
     "project_instance",
+    "shift",
     "us",
 ]
 
@@ -64,6 +65,19 @@ def us(moment: datetime) -> int:
 
 
 _LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+_EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def shift(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, saturating at the ends of the datetime range.
+
+    Windows are widened by up to 14 hours around instants a client may send
+    as early as year 1 or as late as 9999.
+    """
+    try:
+        return moment + delta
+    except OverflowError:
+        return _EARLIEST if delta < timedelta(0) else _LATEST
 
 
 def from_us(value: int) -> datetime:

@@ -21,7 +21,13 @@ from bench.scenarios import SCENARIOS, Goal, RunConfig
 
 # Importing a scenario module registers it; this order is the run order.
 # A new scenario (events, activity, availability) adds its module here.
-SCENARIO_MODULES = ("bench.unary", "bench.rss")
+SCENARIO_MODULES = (
+    "bench.unary",
+    "bench.rss",
+    "bench.events",
+    "bench.activity",
+    "bench.availability",
+)
 for _module in SCENARIO_MODULES:
     importlib.import_module(_module)
 

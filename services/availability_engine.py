@@ -36,8 +36,11 @@ class Block:
 @dataclass
 class Participant:
     label: str
-    blocks: list[Block]
+    blocks: list[Block]  # what explanations cite; may stay empty without explain
     working: list[Interval] | None  # None: no schedules, always available
+    # The busy intervals; default: the blocks'. Given as plain pairs they spare
+    # building a Block per busy event when nobody asked for explanations.
+    spans: list[Interval] | None = None
     # Derived by `_prepare`:
     busy: list[Interval] = field(default_factory=list)
     blocked: list[Interval] = field(default_factory=list)  # busy plus buffers
@@ -88,8 +91,10 @@ class Result:
 
 
 def _prepare(p: Participant, q: Query, span: Interval) -> None:
-    p.busy = merge((b.start, b.end) for b in p.blocks)
-    p.blocked = merge((b.start - q.buffer_before, b.end + q.buffer_after) for b in p.blocks)
+    spans = p.spans if p.spans is not None else [(b.start, b.end) for b in p.blocks]
+    p.busy = merge(spans)
+    before, after = q.buffer_before, q.buffer_after
+    p.blocked = merge((s - before, e + after) for s, e in spans) if before or after else p.busy
     p.off = complement(p.working, span) if p.working is not None else []
     p.free = subtract(q.windows, merge([*p.blocked, *p.off]))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,7 +73,13 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         return account_id, parsed.calendar
 
     async def _load(
-        self, name: str, field: str, window: Interval, who: str, schedules: bool
+        self,
+        name: str,
+        field: str,
+        window: Interval,
+        who: str,
+        schedules: bool,
+        with_ids: bool = False,
     ) -> _CalendarData:
         account_id, calendar_id = await self._resolve(name, field)
         connector = await self.rt.calendars(account_id)
@@ -82,7 +87,7 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         zone = ZoneInfo(calendar.time_zone or "UTC")
         blocks = await busy_blocks(
             self.rt.store, account_id, calendar_id, _instant(window[0]), _instant(window[1]),
-            zone, who,
+            zone, who, with_ids=with_ids,
         )  # fmt: skip
         working = None
         if schedules:
@@ -105,26 +110,26 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
 
         async def participant(spec: av_pb.Participant, path: str) -> Participant:
             label = spec.label or spec.calendars[0]
-            loaded = await asyncio.gather(
-                *(
-                    self._load(name, f"{path}.calendars[{i}]", window, label,
-                               not spec.ignore_working_hours)
-                    for i, name in enumerate(spec.calendars)
-                )
-            )  # fmt: skip
-            return Participant(label, _blocks(loaded), _working(loaded))
+            # One calendar after another: concurrent reads only fight over the
+            # GIL to build rows, which made a 20-calendar query slower.
+            loaded = [
+                await self._load(name, f"{path}.calendars[{i}]", window, label,
+                                 not spec.ignore_working_hours, request.explain)
+                for i, name in enumerate(spec.calendars)
+            ]  # fmt: skip
+            spans = [(b.start_us, b.end_us) for d in loaded for b in d.blocks]
+            blocks = _blocks(loaded) if request.explain else []
+            return Participant(label, blocks, _working(loaded), spans)
 
-        required = await asyncio.gather(
-            *(participant(p, f"participants[{i}]") for i, p in enumerate(required_specs))
-        )
+        required = [
+            await participant(p, f"participants[{i}]") for i, p in enumerate(required_specs)
+        ]
         groups = []
         for g, group in enumerate(request.groups):
-            members = await asyncio.gather(
-                *(
-                    participant(p, f"groups[{g}].participants[{i}]")
-                    for i, p in enumerate(group.participants)
-                )
-            )
+            members = [
+                await participant(p, f"groups[{g}].participants[{i}]")
+                for i, p in enumerate(group.participants)
+            ]
             groups.append((list(members), group.minimum_free or 1))
         result = solve(
             Query(
@@ -184,12 +189,10 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         self, request: av_pb.QueryFreeBusyRequest, context: Context
     ) -> av_pb.QueryFreeBusyResponse:
         window = check_free_busy(request)
-        loaded = await asyncio.gather(
-            *(
-                self._load(name, f"calendars[{i}]", window, "", schedules=False)
-                for i, name in enumerate(request.calendars)
-            )
-        )
+        loaded = [
+            await self._load(name, f"calendars[{i}]", window, "", schedules=False)
+            for i, name in enumerate(request.calendars)
+        ]
         response = av_pb.QueryFreeBusyResponse()
         for data in loaded:
             entry = response.calendars.add(calendar=data.name)

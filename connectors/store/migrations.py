@@ -157,9 +157,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_by_update ON events (account_id, calendar_id, update_time)",
             "CREATE INDEX events_by_uid ON events (account_id, calendar_id, ical_uid)",
             "CREATE INDEX events_by_series ON events (account_id, calendar_id, series_id)",
+            # Covers availability's read of busy single events and exceptions,
+            # so it never touches the wide rows that carry the bodies.
+            "CREATE INDEX events_busy ON events (account_id, calendar_id, start_us, end_us,"
+            " kind, deleted, busy, floating, declined, id)",
+            "CREATE INDEX events_by_horizon ON events (account_id, calendar_id, kind, horizon_us)",
             # The instances of each master up to its horizon_us, so a range
             # listing is an index scan instead of an expansion of every series.
-            # Later instances are expanded on the fly.
+            # Later instances are expanded on the fly. floating, busy and
+            # declined copy the master's, so busy time needs no join.
             """CREATE TABLE event_instances (
                 account_id TEXT NOT NULL,
                 calendar_id TEXT NOT NULL,
@@ -169,10 +175,14 @@ MIGRATIONS: tuple[Migration, ...] = (
                 start_us {BIGINT} NOT NULL,
                 end_us {BIGINT} NOT NULL,
                 overridden INTEGER NOT NULL DEFAULT 0,
+                floating INTEGER NOT NULL DEFAULT 0,
+                busy INTEGER NOT NULL DEFAULT 1,
+                declined TEXT NOT NULL DEFAULT '',
                 PRIMARY KEY (account_id, calendar_id, series_id, instance_key)
             )""",
             "CREATE INDEX event_instances_by_start"
-            " ON event_instances (account_id, calendar_id, start_us)",
+            " ON event_instances (account_id, calendar_id, start_us, end_us, overridden, busy,"
+            " floating, declined, series_id, instance_key)",
         ),
     ),
 )

@@ -109,6 +109,9 @@ def parse_sqlite_url(url: str) -> tuple[str, int]:
     return os.path.abspath(path), readers
 
 
+_CACHE_KIB = 32 * 1024  # per connection
+
+
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
     """Switch the file to WAL, waiting out other processes that open it too.
 
@@ -150,6 +153,9 @@ def _connect(path: str, *, reader: bool) -> sqlite3.Connection:
         # FULL syncs the WAL on every commit: a commit that returned survives
         # power loss or an OS crash, not just the death of this process.
         conn.execute("PRAGMA synchronous=FULL")
+        # 2 MiB (the default) holds little of a large calendar's indexes; pages
+        # are allocated only when read, so an idle store stays small.
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         conn.execute("PRAGMA foreign_keys=ON")
         if reader:
             # Writes outside the writer thread would bypass the write lock.

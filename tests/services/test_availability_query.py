@@ -674,3 +674,29 @@ def test_floating_events_happen_at_their_wall_clock_time_in_the_calendars_zone(
     )
     reply = w.query([person(cal)], [(t(6), t(12))], 30)
     assert spans(reply) == [(t(6), t(8)), (t(9), t(12))]  # 09:00 CET is 08:00 UTC
+
+
+def test_a_decline_by_a_similar_email_does_not_free_the_participant(
+    almanac: Almanac, account: TestAccount, availability: AvailabilityClient
+) -> None:
+    """Declines are matched by exact email: `_` and `%` in one are not wildcards."""
+    w = world(account, availability)
+    cal = account.primary
+    w.event(
+        cal,
+        t(10),
+        t(11),
+        attendees=[
+            ev_pb.Attendee(
+                email="annxlee@example.com", response_status=ev_pb.RESPONSE_STATUS_DECLINED
+            ),
+            ev_pb.Attendee(
+                email="ann%z@example.com", response_status=ev_pb.RESPONSE_STATUS_DECLINED
+            ),
+        ],
+    )
+    for label in ("ann_lee@example.com", "ann%@example.com"):
+        reply = w.query([person(cal, label=label)], [(t(9), t(12))], 30)
+        assert spans(reply) == [(t(9), t(10)), (t(11), t(12))], label
+    reply = w.query([person(cal, label="ANNxLEE@example.com")], [(t(9), t(12))], 30)
+    assert spans(reply) == [(t(9), t(12))]

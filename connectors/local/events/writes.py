@@ -152,7 +152,7 @@ class EventTx:
         except IntegrityError as exc:
             raise AlreadyExists(f"event {event.name} already exists") from exc
         if kind == KIND_MASTER:
-            await self._write_instances(event_id, instances)
+            await self._write_instances(event_id, event, span.floating, instances)
         if kind == KIND_EXCEPTION:
             await self._mark_overridden(series_id, key)
         await self.log(
@@ -185,7 +185,7 @@ class EventTx:
         if previous_kind == KIND_MASTER or kind == KIND_MASTER:
             await self._drop_instances(event_id)
         if kind == KIND_MASTER:
-            await self._write_instances(event_id, instances)
+            await self._write_instances(event_id, event, span.floating, instances)
             await self._reapply_overrides(event_id)
         await self.log(act_pb.ACTIVITY_TYPE_UPDATED, event, changed)
 
@@ -221,11 +221,22 @@ class EventTx:
         rows = [(r.key, r.index, r.start_us, r.end_us) for r in found.rows]
         return found.span, found.horizon_us, rows
 
-    async def _write_instances(self, series_id: str, rows: list[tuple[str, int, int, int]]) -> None:
+    async def _write_instances(
+        self,
+        series_id: str,
+        master: ev_pb.Event,
+        floating: bool,
+        rows: list[tuple[str, int, int, int]],
+    ) -> None:
+        busy, declined = busy_state(master), declined_by(master)
         await self.tx.executemany(
             "INSERT INTO event_instances (account_id, calendar_id, series_id, instance_key,"
-            " instance_index, start_us, end_us) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(self.account, self.calendar, series_id, *r) for r in rows],
+            " instance_index, start_us, end_us, floating, busy, declined)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (self.account, self.calendar, series_id, *r, int(floating), busy, declined)
+                for r in rows
+            ],
         )
 
     async def _drop_instances(self, series_id: str) -> None:

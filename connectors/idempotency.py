@@ -87,7 +87,8 @@ async def claim(tx: Transaction, ctx: WriteContext) -> None:
 async def fulfil(tx: Transaction, ctx: WriteContext, response: bytes) -> None:
     """Store the create's result under the key claimed in the same transaction."""
     if ctx.request_id:
-        await tx.execute(
+        # Nobody reads the result: it may travel with the COMMIT.
+        await tx.defer(
             "UPDATE idempotency_keys SET response = ? WHERE scope = ? AND request_id = ?",
             response,
             ctx.idempotency_scope,

@@ -38,18 +38,40 @@ __all__ = ["main"]
 _log = logging.getLogger("almanac")
 
 
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Hands records over unformatted: formatting happens on the listener thread."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # The stdlib formats here, on the caller's thread (the event loop for
+        # every access line). Records are not changed after logging, so the
+        # listener can format them later, and exc_info is kept for it.
+        return record
+
+
+class _BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each record, flushing only when the listener has drained the queue."""
+
+    def __init__(self, records: queue.SimpleQueue[logging.LogRecord]) -> None:
+        super().__init__()
+        self._records = records
+
+    def flush(self) -> None:
+        if self._records.empty():
+            super().flush()
+
+
 def _setup_logging(level: str) -> None:
     """Log through a queue: formatting and writing happen on a thread, so a
     slow terminal or disk never blocks the event loop serving RPCs."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = _BatchingStreamHandler(records)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     listener = logging.handlers.QueueListener(records, handler)
     listener.start()
     atexit.register(listener.stop)
     root = logging.getLogger()
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    root.addHandler(logging.handlers.QueueHandler(records))
+    root.addHandler(_QueueHandler(records))
 
 
 async def _serve(name: str, port: int | None) -> int:

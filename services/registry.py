@@ -29,6 +29,7 @@ from connectors.errors import (
 from connectors.idempotency import claim, fulfil
 from connectors.local import PRIMARY_ID, LocalConnector, insert_calendar
 from connectors.local.activity import append_activity
+from connectors.local.calendars import CALENDAR_CONTENTS
 from connectors.local.rows import new_id, now_us, seal, timestamp_from_us
 from connectors.store import IntegrityError, Store, Transaction
 from services.principal import Principal
@@ -229,16 +230,21 @@ class Registry:
             current = acc_pb.Account.FromString(bytes(row["body"]))
             if etag and etag != current.etag:
                 raise EtagMismatch(f"account {current.name} was changed since etag {etag} was read")
-            extra = await tx.fetchone(
-                "SELECT COUNT(*) AS n FROM calendars WHERE account_id = ? AND is_primary = 0",
+            # Every local account has a primary calendar; data beyond that (other
+            # calendars, any live event) needs `force` to be thrown away.
+            held = await tx.fetchone(
+                "SELECT (SELECT COUNT(*) FROM calendars WHERE account_id = ? AND is_primary = 0)"
+                " + (SELECT COUNT(*) FROM events WHERE account_id = ? AND deleted = 0) AS n",
+                account_id,
                 account_id,
             )
-            if extra is not None and int(extra["n"]) > 0 and not force:
+            if held is not None and int(held["n"]) > 0 and not force:
                 raise FailedPrecondition(
-                    f"account {current.name} still has calendars; delete them or set force",
+                    f"account {current.name} still has calendars or events;"
+                    " delete them or set force",
                     reason="ACCOUNT_NOT_EMPTY",
                 )
-            for table in ("schedules", "calendars"):
+            for table in (*CALENDAR_CONTENTS, "calendars"):
                 await tx.execute(f"DELETE FROM {table} WHERE account_id = ?", account_id)
             await tx.execute("DELETE FROM accounts WHERE id = ?", account_id)
             await self._log(tx, account_id, act_pb.ACTIVITY_TYPE_DELETED, current, ctx)

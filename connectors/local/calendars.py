@@ -15,9 +15,18 @@ from connectors.store import Store, Transaction
 
 from .table import BodyTable
 
-__all__ = ["CALENDARS", "PRIMARY_ID", "SCHEDULES", "LocalCalendars", "insert_calendar"]
+__all__ = [
+    "CALENDARS",
+    "CALENDAR_CONTENTS",
+    "PRIMARY_ID",
+    "SCHEDULES",
+    "LocalCalendars",
+    "insert_calendar",
+]
 
 PRIMARY_ID = "primary"
+# Tables whose rows belong to a calendar, deleted with it.
+CALENDAR_CONTENTS = ("schedules", "event_instances", "events")
 
 CALENDARS = BodyTable(
     table="calendars",
@@ -148,12 +157,15 @@ class LocalCalendars:
             await CALENDARS.delete(
                 tx, self._store.dialect, (account, calendar_id), name, etag, ctx, _not_primary
             )
-            # Schedules go with their calendar; the calendar's activity covers them.
-            await tx.execute(
-                "DELETE FROM schedules WHERE account_id = ? AND calendar_id = ?",
-                account,
-                calendar_id,
-            )
+            # What lives in the calendar goes with it (a calendar re-created
+            # under the same id must start empty); its DELETED activity covers
+            # them all, as Google's and CalDAV's collection deletes do.
+            for table in CALENDAR_CONTENTS:
+                await tx.execute(
+                    f"DELETE FROM {table} WHERE account_id = ? AND calendar_id = ?",
+                    account,
+                    calendar_id,
+                )
 
     async def list_schedules(
         self, account: str, calendar_id: str, page: PageRequest

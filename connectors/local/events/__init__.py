@@ -32,7 +32,7 @@ from connectors.recurrence import (
     split_series,
     truncate_before,
 )
-from connectors.store import Row, Store
+from connectors.store import IntegrityError, Row, Store
 
 from .query import EventQuery, ListingCache, list_events
 from .records import KIND_EXCEPTION, KIND_MASTER, project_instance
@@ -155,19 +155,17 @@ class LocalEvents:
     async def create_event(
         self, account: str, calendar: str, event: ev_pb.Event, event_id: str, ctx: WriteContext
     ) -> ev_pb.Event:
-        async with self._store.transaction() as tx:
-            etx = self._etx(tx, account, calendar, ctx)
-            await etx.lock_calendar()
-            await claim(tx, ctx)
-            if await etx.uid_owner(event.ical_uid) is not None:
-                raise AlreadyExists(
-                    f"an event with ical_uid {event.ical_uid!r} already exists in this calendar",
-                    reason="ICAL_UID_EXISTS",
-                )
-            event.name = etx.name_of(event_id)
-            await etx.insert(event_id, event)
-            await fulfil(tx, ctx, event.SerializeToString(deterministic=True))
-            return event
+        try:
+            async with self._store.transaction() as tx:
+                etx = self._etx(tx, account, calendar, ctx)
+                await etx.check_create(event.ical_uid)
+                await claim(tx, ctx)
+                event.name = etx.name_of(event_id)
+                await etx.insert(event_id, event, defer=True)
+                await fulfil(tx, ctx, event.SerializeToString(deterministic=True))
+        except IntegrityError as exc:  # the deferred insert met an existing id at commit
+            raise AlreadyExists(f"event {etx.name_of(event_id)} already exists") from exc
+        return event
 
     # -- update -----------------------------------------------------------
 

@@ -96,6 +96,29 @@ class EventTx:
             event_id,
         )
 
+    async def check_create(self, ical_uid: str) -> None:
+        """The calendar exists (and stays, until commit) and no live event has the UID."""
+        if self.dialect == "postgresql":
+            await self.lock_calendar()
+            taken = await self.uid_owner(ical_uid) is not None
+        else:
+            # One statement, so one trip to the writer: SQLite's single writer
+            # already keeps the calendar from being deleted meanwhile.
+            row = await self.tx.fetchone(
+                "SELECT (SELECT 1 FROM calendars WHERE account_id = ? AND id = ?) AS calendar,"
+                " (SELECT 1 FROM events WHERE account_id = ? AND calendar_id = ?"
+                " AND ical_uid = ? AND kind IN (1, 2) AND deleted = 0 LIMIT 1) AS taken",
+                self.account, self.calendar, self.account, self.calendar, ical_uid,
+            )  # fmt: skip
+            if row is None or row["calendar"] is None:
+                raise NotFound(f"calendar {self.calendar_name} not found")
+            taken = row["taken"] is not None
+        if taken:
+            raise AlreadyExists(
+                f"an event with ical_uid {ical_uid!r} already exists in this calendar",
+                reason="ICAL_UID_EXISTS",
+            )
+
     async def uid_owner(self, ical_uid: str) -> Row | None:
         """The live single event or master with this UID, if any."""
         return await self.tx.fetchone(
@@ -123,11 +146,15 @@ class EventTx:
         key: str = "",
         *,
         tombstone: bool = False,
+        defer: bool = False,
     ) -> None:
         """Insert a new single event, master or exception (``name`` already set).
 
         With ``tombstone`` the row is born deleted: a cancelled instance that
-        was never modified, logged once as DELETED.
+        was never modified, logged once as DELETED. With ``defer`` a single
+        event's row travels with the COMMIT (one trip to SQLite's writer
+        instead of two); a duplicate id then fails the commit with
+        IntegrityError, which the caller maps.
         """
         now = now_us()
         if tombstone:
@@ -141,8 +168,9 @@ class EventTx:
             )
         body = self._seal(event, now, created=True)
         span, horizon, instances = self._layout(event, kind, now)
+        write = self.tx.defer if defer and kind == KIND_SINGLE else self.tx.execute
         try:
-            await self.tx.execute(
+            await write(
                 f"INSERT INTO events (account_id, calendar_id, {_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self.account, self.calendar, event_id, kind, series_id, key, event.ical_uid,

@@ -121,7 +121,8 @@ class AccountServiceServicer:
 
     def DeleteAccount(self, request, context):
         """Deletes an account and everything stored for it. Fails with
-        FAILED_PRECONDITION while it still has calendars, unless `force` is set.
+        FAILED_PRECONDITION while it still has calendars besides its primary, or
+        events, unless `force` is set.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -143,7 +144,8 @@ class AccountServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiToken(self, request, context):
-        """Revokes an API token at once. Revoking a revoked token returns it
+        """Revokes an API token. Every service refuses it within a second (they
+        cache a validated token that long). Revoking a revoked token returns it
         unchanged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

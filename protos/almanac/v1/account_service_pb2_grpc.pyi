@@ -54,7 +54,8 @@ class AccountServiceStub:
     """
     DeleteAccount: _grpc.UnaryUnaryMultiCallable[_account_service_pb2.DeleteAccountRequest, _empty_pb2.Empty]
     """Deletes an account and everything stored for it. Fails with
-    FAILED_PRECONDITION while it still has calendars, unless `force` is set.
+    FAILED_PRECONDITION while it still has calendars besides its primary, or
+    events, unless `force` is set.
     """
     CreateApiToken: _grpc.UnaryUnaryMultiCallable[_account_service_pb2.CreateApiTokenRequest, _account_service_pb2.CreateApiTokenResponse]
     """Creates an API token. The secret is in the response only; Almanac keeps
@@ -63,7 +64,8 @@ class AccountServiceStub:
     ListApiTokens: _grpc.UnaryUnaryMultiCallable[_account_service_pb2.ListApiTokensRequest, _account_service_pb2.ListApiTokensResponse]
     """Lists API tokens (without secrets), newest first."""
     RevokeApiToken: _grpc.UnaryUnaryMultiCallable[_account_service_pb2.RevokeApiTokenRequest, _account_service_pb2.ApiToken]
-    """Revokes an API token at once. Revoking a revoked token returns it
+    """Revokes an API token. Every service refuses it within a second (they
+    cache a validated token that long). Revoking a revoked token returns it
     unchanged.
     """
 
@@ -92,7 +94,8 @@ class AccountServiceAsyncStub(AccountServiceStub):
     """
     DeleteAccount: _aio.UnaryUnaryMultiCallable[_account_service_pb2.DeleteAccountRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Deletes an account and everything stored for it. Fails with
-    FAILED_PRECONDITION while it still has calendars, unless `force` is set.
+    FAILED_PRECONDITION while it still has calendars besides its primary, or
+    events, unless `force` is set.
     """
     CreateApiToken: _aio.UnaryUnaryMultiCallable[_account_service_pb2.CreateApiTokenRequest, _account_service_pb2.CreateApiTokenResponse]  # type: ignore[assignment]
     """Creates an API token. The secret is in the response only; Almanac keeps
@@ -101,7 +104,8 @@ class AccountServiceAsyncStub(AccountServiceStub):
     ListApiTokens: _aio.UnaryUnaryMultiCallable[_account_service_pb2.ListApiTokensRequest, _account_service_pb2.ListApiTokensResponse]  # type: ignore[assignment]
     """Lists API tokens (without secrets), newest first."""
     RevokeApiToken: _aio.UnaryUnaryMultiCallable[_account_service_pb2.RevokeApiTokenRequest, _account_service_pb2.ApiToken]  # type: ignore[assignment]
-    """Revokes an API token at once. Revoking a revoked token returns it
+    """Revokes an API token. Every service refuses it within a second (they
+    cache a validated token that long). Revoking a revoked token returns it
     unchanged.
     """
 
@@ -157,7 +161,8 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
         """Deletes an account and everything stored for it. Fails with
-        FAILED_PRECONDITION while it still has calendars, unless `force` is set.
+        FAILED_PRECONDITION while it still has calendars besides its primary, or
+        events, unless `force` is set.
         """
 
     @_abc_1.abstractmethod
@@ -184,7 +189,8 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _account_service_pb2.RevokeApiTokenRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_account_service_pb2.ApiToken, _abc.Awaitable[_account_service_pb2.ApiToken]]:
-        """Revokes an API token at once. Revoking a revoked token returns it
+        """Revokes an API token. Every service refuses it within a second (they
+        cache a validated token that long). Revoking a revoked token returns it
         unchanged.
         """
 

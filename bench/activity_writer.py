@@ -22,7 +22,6 @@ JSON; a failed call ends the run with the error on stderr and exit status 1.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from typing import Any
@@ -32,6 +31,7 @@ from almanac.v1 import event_service_pb2 as ev_pb
 from almanac.v1 import event_service_pb2_grpc as ev_grpc
 
 from bench import eventdata
+from bench.child import child_main
 
 __all__ = ["event_id", "main"]
 
@@ -109,18 +109,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    spec = json.load(sys.stdin)
-    result: dict[str, Any] | None = None
-    try:
-        result = asyncio.run(_run(spec))
-    except* grpc.aio.AioRpcError as group:
-        err = group.exceptions[0]
-        assert isinstance(err, grpc.aio.AioRpcError)
-        print(f"CreateEvent failed: {err.code().name}: {err.details()}", file=sys.stderr)
-    if result is None:
-        return 1
-    json.dump(result, sys.stdout)
-    return 0
+    return child_main(_run, "CreateEvent")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ stderr and exit status 1.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,8 @@ from almanac.v1 import common_pb2
 from google.api import httpbody_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import dayofweek_pb2, timeofday_pb2
+
+from bench.child import child_main
 
 __all__ = ["main"]
 
@@ -207,20 +208,7 @@ async def _query(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    spec = json.load(sys.stdin)
-    run = _load if spec["mode"] == "load" else _query
-    result: dict[str, Any] | None = None
-    try:
-        result = asyncio.run(run(spec))
-    except* grpc.aio.AioRpcError as group:
-        # The load's TaskGroup wraps a failed call in an ExceptionGroup.
-        err = group.exceptions[0]
-        assert isinstance(err, grpc.aio.AioRpcError)
-        print(f"almanac call failed: {err.code().name}: {err.details()}", file=sys.stderr)
-    if result is None:
-        return 1
-    json.dump(result, sys.stdout)
-    return 0
+    return child_main(lambda spec: (_load if spec["mode"] == "load" else _query)(spec))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import sys
 import time
 from datetime import datetime
@@ -43,6 +42,7 @@ from google.api import httpbody_pb2
 from google.protobuf import timestamp_pb2
 
 from bench import eventdata
+from bench.child import child_main
 
 __all__ = ["main"]
 
@@ -217,20 +217,7 @@ async def _run(spec: dict[str, Any], ics: bytes) -> dict[str, Any]:
 
 
 def main() -> int:
-    spec = json.load(sys.stdin)
-    ics = Path(spec["ics_path"]).read_bytes()
-    result: dict[str, Any] | None = None
-    try:
-        result = asyncio.run(_run(spec, ics))
-    except* grpc.aio.AioRpcError as group:
-        # The TaskGroups wrap a worker's failure in an ExceptionGroup.
-        err = group.exceptions[0]
-        assert isinstance(err, grpc.aio.AioRpcError)
-        print(f"almanac call failed: {_rpc_error(err)}", file=sys.stderr)
-    if result is None:
-        return 1
-    json.dump(result, sys.stdout)
-    return 0
+    return child_main(lambda spec: _run(spec, Path(spec["ics_path"]).read_bytes()))
 
 
 if __name__ == "__main__":

@@ -179,21 +179,65 @@ class ActivityService(act_grpc.ActivityServiceServicer):
             position = await latest_cursor(store)
         stream = _Stream(self, where, position, heartbeat)
         slow = self.rt.settings.activity_slow_seconds
-        async for message, cursor in stream.messages():
-            try:
+        loop = asyncio.get_running_loop()
+        watchdog = _Watchdog(slow)
+        try:
+            async for message, cursor in stream.messages():
                 # Written here rather than yielded, so a client that stopped
                 # reading (its flow-control window full) is noticed.
-                async with asyncio.timeout(slow):
+                watchdog.writing_since = loop.time()
+                try:
                     await context.write(message)
-            except TimeoutError:
-                # gRPC still delivers the message it was writing, before the
-                # status: the client resumes after it.
-                stream.position = max(stream.position, cursor)
-                raise stream.end(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"the subscriber has not read for {slow:g} seconds",
-                    "SUBSCRIBER_TOO_SLOW",
-                ) from None
+                except asyncio.CancelledError:
+                    if not watchdog.fired:
+                        raise  # the client went away or the server stops: never swallowed
+                    _current_task().uncancel()
+                    # gRPC still delivers the message it was writing, before
+                    # the status: the client resumes after it.
+                    stream.position = max(stream.position, cursor)
+                    raise stream.end(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"the subscriber has not read for {slow:g} seconds",
+                        "SUBSCRIBER_TOO_SLOW",
+                    ) from None
+                watchdog.writing_since = None
+        finally:
+            watchdog.close()
+
+
+def _current_task() -> asyncio.Task[object]:
+    task = asyncio.current_task()
+    assert task is not None
+    return task
+
+
+class _Watchdog:
+    """Cancels this stream's write once it has waited ``limit`` seconds.
+
+    One timer per stream, re-armed each period, instead of a timeout per
+    message: fan-out writes tens of thousands of messages a second.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.writing_since: float | None = None
+        self.fired = False
+        self._task = _current_task()
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_later(limit, self._check)
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        since = self.writing_since
+        if since is not None and now - since >= self.limit:
+            self.fired = True
+            self._task.cancel()
+            return
+        wait = self.limit if since is None else self.limit - (now - since)
+        self._timer = self._loop.call_later(wait, self._check)
+
+    def close(self) -> None:
+        self._timer.cancel()
 
 
 class _Stream:

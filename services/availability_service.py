@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -11,12 +10,13 @@ from almanac.v1 import availability_service_pb2 as av_pb
 from almanac.v1 import availability_service_pb2_grpc as av_grpc
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import event_service_pb2 as ev_pb
-from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import datetime_pb2
 
 from connectors.base import PageRequest
 from connectors.local.events import LocalEvents
 from connectors.local.events.busy import BusyBlock, busy_blocks
+from connectors.local.events.records import from_us
+from connectors.local.rows import timestamp_from_us, us_from_timestamp
 from services.availability_checks import check_free_busy, check_query
 from services.availability_engine import Block, Participant, Query, Reason, solve
 from services.intervals import Interval, intersect, merge, subtract
@@ -33,20 +33,8 @@ _EARLIEST_US = -62_135_596_800 * 1_000_000
 _LATEST_US = 253_402_300_799 * 1_000_000
 
 
-def _us(ts: Timestamp) -> int:
-    return ts.seconds * 1_000_000 + ts.nanos // 1000
-
-
-def _instant(value: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=value)
-
-
-def _timestamp(value: int) -> Timestamp:
-    return Timestamp(seconds=value // 1_000_000, nanos=(value % 1_000_000) * 1000)
-
-
 def _local(value: int, zone: ZoneInfo) -> datetime_pb2.DateTime:
-    t = _instant(value).astimezone(zone)
+    t = from_us(value).astimezone(zone)
     return datetime_pb2.DateTime(
         year=t.year, month=t.month, day=t.day, hours=t.hour, minutes=t.minute,
         seconds=t.second, time_zone=datetime_pb2.TimeZone(id=zone.key),
@@ -86,7 +74,7 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         calendar = await connector.get_calendar(account_id, calendar_id)
         zone = ZoneInfo(calendar.time_zone or "UTC")
         blocks = await busy_blocks(
-            self.rt.store, account_id, calendar_id, _instant(window[0]), _instant(window[1]),
+            self.rt.store, account_id, calendar_id, from_us(window[0]), from_us(window[1]),
             zone, who, with_ids=with_ids,
         )  # fmt: skip
         working = None
@@ -149,8 +137,8 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         for slot in result.slots:
             response.available_times.append(
                 av_pb.AvailableTime(
-                    start_time=_timestamp(slot.start),
-                    end_time=_timestamp(slot.end),
+                    start_time=timestamp_from_us(slot.start),
+                    end_time=timestamp_from_us(slot.end),
                     local_start=_local(slot.start, zone),
                     local_end=_local(slot.end, zone),
                     free_optional=slot.free_optional,
@@ -161,8 +149,8 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
             for exclusion in result.exclusions:
                 response.exclusions.append(
                     av_pb.Exclusion(
-                        start_time=_timestamp(exclusion.start),
-                        end_time=_timestamp(exclusion.end),
+                        start_time=timestamp_from_us(exclusion.start),
+                        end_time=timestamp_from_us(exclusion.end),
                         reasons=[_reason(r, titles) for r in exclusion.reasons],
                     )
                 )
@@ -203,13 +191,19 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
             for start, end, tentative in sorted(spans):
                 start, end = max(start, window[0]), min(end, window[1])
                 previous = entry.busy[-1] if entry.busy else None
-                if previous and previous.tentative == tentative and _us(previous.end_time) >= start:
-                    previous.end_time.CopyFrom(_timestamp(max(end, _us(previous.end_time))))
+                if (
+                    previous
+                    and previous.tentative == tentative
+                    and us_from_timestamp(previous.end_time) >= start
+                ):
+                    previous.end_time.CopyFrom(
+                        timestamp_from_us(max(end, us_from_timestamp(previous.end_time)))
+                    )
                 elif end > start:
                     entry.busy.append(
                         av_pb.BusyInterval(
-                            start_time=_timestamp(start),
-                            end_time=_timestamp(end),
+                            start_time=timestamp_from_us(start),
+                            end_time=timestamp_from_us(end),
                             tentative=tentative,
                         )
                     )

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from google.type import timeofday_pb2
 
+from connectors.local.events.records import us
 from connectors.recurrence import localize
 from services.intervals import Interval, merge
 
@@ -36,11 +37,6 @@ def _local_date(value_us: int, zone: ZoneInfo) -> dt.date:
         return moment.astimezone(zone).date()
     except OverflowError:
         return moment.date()
-
-
-def _us(moment: dt.datetime) -> int:
-    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _wall(day: dt.date, t: timeofday_pb2.TimeOfDay) -> dt.datetime:
@@ -85,8 +81,8 @@ def schedule_intervals(
                 pairs = weekly.get(_PY_WEEKDAY_TO_PROTO[day.weekday()], [])
             for start, end in pairs:
                 try:
-                    s = _us(localize(_wall(day, start), zone))
-                    e = _us(localize(_wall(day, end), zone))
+                    s = us(localize(_wall(day, start), zone))
+                    e = us(localize(_wall(day, end), zone))
                 except OverflowError:  # a day at the very end of the calendar
                     continue
                 if e > s:

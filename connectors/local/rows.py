@@ -11,7 +11,14 @@ from typing import TypeVar
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-__all__ = ["compute_etag", "new_id", "now_us", "seal", "timestamp_from_us"]
+__all__ = [
+    "compute_etag",
+    "new_id",
+    "now_us",
+    "seal",
+    "timestamp_from_us",
+    "us_from_timestamp",
+]
 
 M = TypeVar("M", bound=Message)
 
@@ -23,6 +30,11 @@ def now_us() -> int:
 
 def timestamp_from_us(us: int) -> Timestamp:
     return Timestamp(seconds=us // 1_000_000, nanos=(us % 1_000_000) * 1000)
+
+
+def us_from_timestamp(ts: Timestamp) -> int:
+    """The stored form (microseconds since the epoch) of a Timestamp."""
+    return int(ts.seconds) * 1_000_000 + int(ts.nanos) // 1000
 
 
 def new_id() -> str:

@@ -21,6 +21,7 @@ from almanac.v1 import event_service_pb2 as ev_pb
 
 from connectors.base import Page, PageRequest
 from connectors.errors import InvalidArgument
+from connectors.local.rows import us_from_timestamp
 from connectors.recurrence import (
     Occurrence,
     TimeValue,
@@ -324,14 +325,10 @@ def _instance_item(q: EventQuery, master: ev_pb.Event, key: str, start: datetime
             raise RuntimeError(f"{master.name}_{key} is not an occurrence of its series")
         return project_instance(master, occurrence)
 
-    primary = _primary(q, start, _us_of(master.create_time), _us_of(master.update_time))
+    primary = _primary(
+        q, start, us_from_timestamp(master.create_time), us_from_timestamp(master.update_time)
+    )
     return _Item((primary, f"{master.name}_{key}"), build)
-
-
-def _us_of(ts: object) -> int:
-    seconds: int = getattr(ts, "seconds")  # noqa: B009 - Timestamp
-    nanos: int = getattr(ts, "nanos")  # noqa: B009
-    return seconds * 1_000_000 + nanos // 1000
 
 
 def page_of(items: Sequence[_Item], page: PageRequest) -> Page[ev_pb.Event]:

@@ -3,7 +3,7 @@
 Connectors translate their backend's failures (HTTP statuses, CalDAV
 responses, SQL constraint violations, ...) into these classes, so services
 never see a backend-specific exception and the gRPC layer
-(`services.errors`) maps each class to exactly one status code::
+(`services.runtime.errors`) maps each class to exactly one status code::
 
     ConnectorError
      ├── NotFound

@@ -18,12 +18,12 @@ from almanac.v1 import availability_service_pb2_grpc as av_grpc
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
 from almanac.v1 import event_service_pb2_grpc as ev_grpc
 
-from services.account_service import AccountService
-from services.activity_service import ActivityService
-from services.availability_service import AvailabilityService
-from services.calendar_service import CalendarService
-from services.event_service import EventService
-from services.runtime import Runtime
+from services.accounts.service import AccountService
+from services.activity.service import ActivityService
+from services.availability.service import AvailabilityService
+from services.calendars.service import CalendarService
+from services.events.service import EventService
+from services.runtime.context import Runtime
 
 __all__ = ["CATALOG", "ServiceEntry"]
 

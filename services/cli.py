@@ -26,12 +26,12 @@ from almanac.v1 import account_service_pb2 as acc_pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from connectors.base import WriteContext
+from connectors.state.accounts import new_secret
 from services.catalog import CATALOG
-from services.client import TOKEN_FILE, call
-from services.config import load_settings, render_markdown
-from services.registry import new_secret
-from services.runtime import open_runtime
-from services.server import serve_forever, start_server
+from services.runtime.client import TOKEN_FILE, call
+from services.runtime.config import load_settings, render_markdown
+from services.runtime.context import open_runtime
+from services.runtime.server import serve_forever, start_server
 
 __all__ = ["main"]
 

@@ -18,11 +18,10 @@ from google.protobuf.message import Message
 
 from connectors.base import WriteContext
 from connectors.errors import AlreadyExists, EtagMismatch, NotFound
-from connectors.idempotency import claim, fulfil
+from connectors.state.activity import append_activity
+from connectors.state.idempotency import claim, fulfil
 from connectors.store import IntegrityError, Store, Transaction
-
-from .activity import append_activity
-from .rows import now_us, seal, timestamp_from_us
+from connectors.store.rows import now_us, seal, timestamp_from_us
 
 __all__ = ["BodyTable", "Mutation"]
 

@@ -17,7 +17,7 @@ from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import MethodDescriptor
 
 from services.catalog import CATALOG
-from services.principal import GLOBAL_ADMIN
+from services.runtime.principal import GLOBAL_ADMIN
 
 for _module in pkgutil.iter_modules(almanac.v1.__path__):
     if _module.name.endswith("_pb2"):

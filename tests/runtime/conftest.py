@@ -13,8 +13,8 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from services.config import Settings
-from services.server import RunningServer, start_server
+from services.runtime.config import Settings
+from services.runtime.server import RunningServer, start_server
 
 from .echo import ECHO_SERVICE, TOKENS, EchoServicer, InMemoryAuthenticator
 

@@ -9,9 +9,9 @@ from typing import Any
 import grpc
 
 from connectors import errors as ce
-from services.errors import ServiceError
-from services.interceptors import request_id
-from services.principal import Principal, principal
+from services.runtime.errors import ServiceError
+from services.runtime.interceptors import request_id
+from services.runtime.principal import Principal, principal
 
 ECHO_SERVICE = "almanac.testing.EchoService"
 

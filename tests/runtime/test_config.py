@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.config import (
+from services.runtime.config import (
     SCHEMA,
     Settings,
     add_arguments,

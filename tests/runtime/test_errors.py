@@ -7,7 +7,7 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from connectors import errors as ce
-from services.errors import (
+from services.runtime.errors import (
     DOMAIN,
     INTERNAL_MESSAGE,
     STATUS_TABLE,

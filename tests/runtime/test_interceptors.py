@@ -13,8 +13,8 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from services.errors import DOMAIN, INTERNAL_MESSAGE
-from services.server import RunningServer
+from services.runtime.errors import DOMAIN, INTERNAL_MESSAGE
+from services.runtime.server import RunningServer
 
 from .echo import EchoServicer, bearer
 
@@ -363,7 +363,7 @@ async def test_access_log_line(stub: Any, echo_pb: Any, caplog: pytest.LogCaptur
 
 
 async def test_authorizer_requirements(echo_pb: Any) -> None:
-    from services.interceptors import Authorizer
+    from services.runtime.interceptors import Authorizer
 
     from .echo import TOKENS, InMemoryAuthenticator
 

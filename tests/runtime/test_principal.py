@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.errors import PermissionDenied
-from services.principal import Principal, current_principal, principal, require_account
+from services.runtime.principal import Principal, current_principal, principal, require_account
 
 
 def p(*scopes: str, accounts: set[str] | None = None) -> Principal:

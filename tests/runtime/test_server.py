@@ -16,7 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from services.server import RunningServer, ServerStartError, serve_forever, server_options
+from services.runtime.server import RunningServer, ServerStartError, serve_forever, server_options
 
 from .conftest import make_settings, start_echo
 from .echo import ECHO_SERVICE, bearer
@@ -189,7 +189,7 @@ async def test_serve_forever_returns_when_server_stops(echo_pb: Any) -> None:
 
 
 def test_missing_tls_file_is_a_clear_error(tmp_path: Path) -> None:
-    from services.server import _credentials
+    from services.runtime.server import _credentials
 
     settings = make_settings(
         tls_cert_file=str(tmp_path / "nope.pem"), tls_key_file=str(tmp_path / "nope.key")

@@ -14,9 +14,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from services.config import Settings
-from services.server import RunningServer
-from services.tracing import setup_tracing
+from services.runtime.config import Settings
+from services.runtime.server import RunningServer
+from services.runtime.tracing import setup_tracing
 
 from .conftest import make_settings, start_echo
 from .echo import bearer

@@ -133,7 +133,11 @@ async def test_several_processes_start_at_once(store_url: str) -> None:
     start_at = str(time.time() + 2.0)
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _MIGRATE_AND_WRITE, store_url, start_at,
+            sys.executable,
+            "-c",
+            _MIGRATE_AND_WRITE,
+            store_url,
+            start_at,
             cwd=Path(__file__).parents[2],
         )
         for _ in range(6)

@@ -21,7 +21,6 @@ from almanac.v1 import event_service_pb2 as ev_pb
 
 from connectors.base import Page, PageRequest, WriteContext
 from connectors.errors import AlreadyExists, InvalidArgument, NotFound, OutOfRange
-from connectors.idempotency import claim, fulfil
 from connectors.recurrence import (
     Occurrence,
     find_occurrence,
@@ -32,6 +31,7 @@ from connectors.recurrence import (
     split_series,
     truncate_before,
 )
+from connectors.state.idempotency import claim, fulfil
 from connectors.store import IntegrityError, Row, Store
 
 from .query import EventQuery, ListingCache, list_events

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from almanac.v1 import event_service_pb2 as ev_pb
 
 from connectors.base import WriteContext
-from connectors.idempotency import claim, fulfil
 from connectors.recurrence import find_occurrence, from_proto
+from connectors.state.idempotency import claim, fulfil
 from connectors.store import Store
 
 from .records import KIND_MASTER

@@ -21,7 +21,6 @@ from almanac.v1 import event_service_pb2 as ev_pb
 
 from connectors.base import Page, PageRequest
 from connectors.errors import InvalidArgument
-from connectors.local.rows import us_from_timestamp
 from connectors.recurrence import (
     Occurrence,
     TimeValue,
@@ -32,6 +31,7 @@ from connectors.recurrence import (
     to_utc,
 )
 from connectors.store import Row, Store
+from connectors.store.rows import us_from_timestamp
 
 from .records import (
     ENDLESS_US,

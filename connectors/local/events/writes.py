@@ -19,9 +19,9 @@ from almanac.v1 import event_service_pb2 as ev_pb
 
 from connectors.base import WriteContext
 from connectors.errors import AlreadyExists, EtagMismatch, NotFound
-from connectors.local.activity import append_activity
-from connectors.local.rows import compute_etag, now_us, timestamp_from_us
+from connectors.state.activity import append_activity
 from connectors.store import IntegrityError, Row, Transaction
+from connectors.store.rows import compute_etag, now_us, timestamp_from_us
 
 from .records import (
     KIND_EXCEPTION,

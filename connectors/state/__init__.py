@@ -1,0 +1,1 @@
+"""Almanac's own data."""

@@ -1,0 +1,405 @@
+"""Accounts and API tokens: who may call, and which backend an account uses.
+
+Token secrets are 256-bit random strings, so a single SHA-256 is enough to
+store them safely (a slow password hash protects low-entropy secrets, which
+these are not) and keeps authentication to one indexed lookup per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from almanac.v1 import account_service_pb2 as acc_pb
+from almanac.v1 import activity_service_pb2 as act_pb
+from almanac.v1 import calendar_service_pb2 as cal_pb
+from almanac.v1 import common_pb2
+
+from connectors.base import Page, PageRequest, WriteContext
+from connectors.errors import (
+    AlreadyExists,
+    EtagMismatch,
+    FailedPrecondition,
+    NotFound,
+    Unauthenticated,
+)
+from connectors.local import PRIMARY_ID, LocalConnector, insert_calendar
+from connectors.local.calendars import CALENDAR_CONTENTS
+from connectors.state.activity import append_activity
+from connectors.state.idempotency import claim, fulfil
+from connectors.store import IntegrityError, Store, Transaction
+from connectors.store.rows import new_id, now_us, seal, timestamp_from_us
+from services.runtime.principal import Principal
+
+__all__ = ["TOKEN_CACHE_SECONDS", "Registry", "hash_secret", "new_secret", "token_within"]
+
+# How long a validated token is trusted without asking the store again; a
+# revocation reaches every process within this time.
+TOKEN_CACHE_SECONDS = 1.0
+
+_SECRET_FIELDS = {
+    "caldav": ("password",),
+    "google": ("client_secret", "refresh_token"),
+    "microsoft_graph": ("client_secret", "refresh_token"),
+}
+_HAS_FLAG = {"password": "has_password", "refresh_token": "has_refresh_token"}
+
+
+def new_secret() -> str:
+    return "alm_" + secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def public_view(account: acc_pb.Account) -> acc_pb.Account:
+    """The account as clients see it: secrets replaced by has_* flags."""
+    shown = acc_pb.Account()
+    shown.CopyFrom(account)
+    which = shown.settings.WhichOneof("connector")
+    if which:
+        settings = getattr(shown.settings, which)
+        for field in _SECRET_FIELDS.get(which, ()):
+            if getattr(settings, field) and field in _HAS_FLAG:
+                setattr(settings, _HAS_FLAG[field], True)
+            settings.ClearField(field)
+    return shown
+
+
+@dataclass
+class _Cached:
+    principal: Principal
+    until: float
+
+
+class Registry:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.local = LocalConnector(store)
+        self._tokens: dict[str, _Cached] = {}
+
+    # -- authentication -------------------------------------------------
+
+    async def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise Unauthenticated("missing bearer token: send `authorization: Bearer <token>`")
+        key = hash_secret(token)
+        now = time.monotonic()
+        cached = self._tokens.get(key)
+        if cached is not None and cached.until > now:
+            return cached.principal
+        row = await self.store.fetchone(
+            "SELECT body, revoked, expire_time FROM api_tokens WHERE token_hash = ?", key
+        )
+        if row is None or row["revoked"]:
+            self._tokens.pop(key, None)
+            raise Unauthenticated("invalid or revoked token", reason="INVALID_TOKEN")
+        if row["expire_time"] is not None and row["expire_time"] <= now_us():
+            raise Unauthenticated("token expired", reason="TOKEN_EXPIRED")
+        token_pb = acc_pb.ApiToken.FromString(bytes(row["body"]))
+        principal = Principal(
+            token_id=token_pb.name,
+            scopes=frozenset(token_pb.scopes),
+            accounts=frozenset(a.split("/", 1)[1] for a in token_pb.accounts)
+            if token_pb.accounts
+            else None,
+        )
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[key] = _Cached(principal, now + TOKEN_CACHE_SECONDS)
+        return principal
+
+    # -- accounts -------------------------------------------------------
+
+    async def create_account(
+        self, account: acc_pb.Account, account_id: str, ctx: WriteContext
+    ) -> acc_pb.Account:
+        async with self.store.transaction() as tx:
+            return await self._insert_account(tx, account, account_id, ctx)
+
+    async def _insert_account(
+        self, tx: Transaction, account: acc_pb.Account, account_id: str, ctx: WriteContext
+    ) -> acc_pb.Account:
+        await claim(tx, ctx)
+        now = now_us()
+        stored = acc_pb.Account()
+        stored.CopyFrom(account)
+        stored.name = f"accounts/{account_id}"
+        stored.default_time_zone = stored.default_time_zone or "UTC"
+        stored.create_time.CopyFrom(timestamp_from_us(now))
+        stored.update_time.CopyFrom(timestamp_from_us(now))
+        settings = stored.settings.SerializeToString(deterministic=True)
+        shown, body = seal(public_view(stored))
+        try:
+            await tx.execute(
+                "INSERT INTO accounts (id, connector, body, settings, create_time, update_time)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                account_id,
+                acc_pb.ConnectorType.Name(stored.connector),
+                body,
+                settings,
+                now,
+                now,
+            )
+        except IntegrityError as exc:
+            raise AlreadyExists(f"account {stored.name} already exists") from exc
+        await self._log(tx, account_id, act_pb.ACTIVITY_TYPE_ADDED, shown, ctx)
+        if stored.connector == acc_pb.CONNECTOR_TYPE_LOCAL:
+            primary = cal_pb.Calendar(
+                display_name=shown.display_name or account_id,
+                time_zone=stored.default_time_zone,
+            )
+            await insert_calendar(
+                tx, self.store.dialect, account_id, primary, PRIMARY_ID, WriteContext(ctx.actor)
+            )
+        await fulfil(tx, ctx, body)
+        return shown
+
+    async def get_account(self, account_id: str) -> acc_pb.Account:
+        row = await self.store.fetchone("SELECT body FROM accounts WHERE id = ?", account_id)
+        if row is None:
+            raise NotFound(f"account accounts/{account_id} not found")
+        return acc_pb.Account.FromString(bytes(row["body"]))
+
+    async def list_accounts(
+        self, page: PageRequest, only: frozenset[str] | None
+    ) -> Page[acc_pb.Account]:
+        rows = await self.store.fetchall(
+            "SELECT id, body, create_time FROM accounts ORDER BY create_time, id"
+        )
+        visible = [r for r in rows if only is None or r["id"] in only]
+        start = 0
+        if page.position:
+            created, last_id = page.position.split(":", 1)
+            key = (int(created), last_id)
+            start = next(
+                (i for i, r in enumerate(visible) if (r["create_time"], r["id"]) > key),
+                len(visible),
+            )
+        chunk = visible[start : start + page.size]
+        more = start + page.size < len(visible)
+        next_position = f"{chunk[-1]['create_time']}:{chunk[-1]['id']}" if more and chunk else None
+        items = [acc_pb.Account.FromString(bytes(r["body"])) for r in chunk]
+        return Page(items, next_position, len(visible))
+
+    async def update_account(
+        self,
+        account_id: str,
+        changes: acc_pb.Account,
+        paths: Sequence[str],
+        etag: str,
+        ctx: WriteContext,
+    ) -> acc_pb.Account:
+        async with self.store.transaction() as tx:
+            row = await tx.fetchone("SELECT body, settings FROM accounts WHERE id = ?", account_id)
+            if row is None:
+                raise NotFound(f"account accounts/{account_id} not found")
+            current = acc_pb.Account.FromString(bytes(row["body"]))
+            if etag and etag != current.etag:
+                raise EtagMismatch(f"account {current.name} was changed since etag {etag} was read")
+            full = acc_pb.Account()
+            full.CopyFrom(current)
+            full.settings.ParseFromString(bytes(row["settings"]))
+            changed = [p for p in paths if _apply_account_path(full, changes, p)]
+            if not changed:
+                return current
+            now = now_us()
+            full.update_time.CopyFrom(timestamp_from_us(now))
+            shown, body = seal(public_view(full))
+            await tx.execute(
+                "UPDATE accounts SET body = ?, settings = ?, update_time = ? WHERE id = ?",
+                body,
+                full.settings.SerializeToString(deterministic=True),
+                now,
+                account_id,
+            )
+            await self._log(tx, account_id, act_pb.ACTIVITY_TYPE_UPDATED, shown, ctx, changed)
+            return shown
+
+    async def delete_account(
+        self, account_id: str, etag: str, force: bool, ctx: WriteContext
+    ) -> None:
+        async with self.store.transaction() as tx:
+            row = await tx.fetchone("SELECT body FROM accounts WHERE id = ?", account_id)
+            if row is None:
+                raise NotFound(f"account accounts/{account_id} not found")
+            current = acc_pb.Account.FromString(bytes(row["body"]))
+            if etag and etag != current.etag:
+                raise EtagMismatch(f"account {current.name} was changed since etag {etag} was read")
+            # Every local account has a primary calendar; data beyond that (other
+            # calendars, any live event) needs `force` to be thrown away.
+            held = await tx.fetchone(
+                "SELECT (SELECT COUNT(*) FROM calendars WHERE account_id = ? AND is_primary = 0)"
+                " + (SELECT COUNT(*) FROM events WHERE account_id = ? AND deleted = 0) AS n",
+                account_id,
+                account_id,
+            )
+            if held is not None and int(held["n"]) > 0 and not force:
+                raise FailedPrecondition(
+                    f"account {current.name} still has calendars or events;"
+                    " delete them or set force",
+                    reason="ACCOUNT_NOT_EMPTY",
+                )
+            for table in (*CALENDAR_CONTENTS, "calendars"):
+                await tx.execute(f"DELETE FROM {table} WHERE account_id = ?", account_id)
+            await tx.execute("DELETE FROM accounts WHERE id = ?", account_id)
+            await self._log(tx, account_id, act_pb.ACTIVITY_TYPE_DELETED, current, ctx)
+
+    async def _log(
+        self,
+        tx: Transaction,
+        account_id: str,
+        activity_type: act_pb.ActivityType.ValueType,
+        account: acc_pb.Account,
+        ctx: WriteContext,
+        changed: Sequence[str] = (),
+    ) -> None:
+        await append_activity(
+            tx,
+            self.store.dialect,
+            account=account_id,
+            activity_type=activity_type,
+            resource_type=common_pb2.RESOURCE_TYPE_ACCOUNT,
+            resource=account.name,
+            calendar="",
+            actor=ctx.actor,
+            snapshot=account,
+            changed_fields=changed,
+        )
+
+    # -- tokens ---------------------------------------------------------
+
+    async def create_token(
+        self, token: acc_pb.ApiToken, ctx: WriteContext, secret: str | None = None
+    ) -> tuple[acc_pb.ApiToken, str]:
+        secret = secret or new_secret()
+        stored = acc_pb.ApiToken()
+        stored.CopyFrom(token)
+        stored.name = f"apiTokens/{new_id()}"
+        now = now_us()
+        stored.create_time.CopyFrom(timestamp_from_us(now))
+        expire = None
+        if stored.HasField("expire_time"):
+            expire = stored.expire_time.seconds * 1_000_000 + stored.expire_time.nanos // 1000
+        body = stored.SerializeToString(deterministic=True)
+        async with self.store.transaction() as tx:
+            await claim(tx, ctx)
+            try:
+                await tx.execute(
+                    "INSERT INTO api_tokens (id, token_hash, body, revoked, create_time,"
+                    " expire_time) VALUES (?, ?, ?, 0, ?, ?)",
+                    stored.name.split("/", 1)[1],
+                    hash_secret(secret),
+                    body,
+                    now,
+                    expire,
+                )
+            except IntegrityError as exc:
+                raise AlreadyExists("a token with this secret already exists") from exc
+            await fulfil(tx, ctx, body)
+        return stored, secret
+
+    async def list_tokens(
+        self, page: PageRequest, show_revoked: bool, only: frozenset[str] | None
+    ) -> Page[acc_pb.ApiToken]:
+        """Newest first; with ``only``, just the tokens confined to those accounts."""
+        where = "" if show_revoked else "WHERE revoked = 0"
+        rows = await self.store.fetchall(
+            f"SELECT id, body, create_time FROM api_tokens {where} ORDER BY create_time DESC, id"
+        )
+        tokens = [acc_pb.ApiToken.FromString(bytes(r["body"])) for r in rows]
+        if only is not None:
+            tokens = [t for t in tokens if token_within(t, only)]
+        start = int(page.position or 0)
+        more = start + page.size < len(tokens)
+        return Page(tokens[start : start + page.size], str(start + page.size) if more else None)
+
+    async def get_token(self, token_id: str) -> acc_pb.ApiToken:
+        row = await self.store.fetchone("SELECT body FROM api_tokens WHERE id = ?", token_id)
+        if row is None:
+            raise NotFound(f"token apiTokens/{token_id} not found")
+        return acc_pb.ApiToken.FromString(bytes(row["body"]))
+
+    async def revoke_token(self, token_id: str) -> acc_pb.ApiToken:
+        async with self.store.transaction() as tx:
+            row = await tx.fetchone("SELECT body, revoked FROM api_tokens WHERE id = ?", token_id)
+            if row is None:
+                raise NotFound(f"token apiTokens/{token_id} not found")
+            token = acc_pb.ApiToken.FromString(bytes(row["body"]))
+            if row["revoked"]:
+                return token
+            token.revoke_time.CopyFrom(timestamp_from_us(now_us()))
+            await tx.execute(
+                "UPDATE api_tokens SET revoked = 1, body = ? WHERE id = ?",
+                token.SerializeToString(deterministic=True),
+                token_id,
+            )
+        self._tokens.clear()
+        return token
+
+    # -- first start ----------------------------------------------------
+
+    async def bootstrap(self, secret: str) -> None:
+        """Make ``secret`` an admin token and ensure a first local account.
+
+        Safe to run from several processes at once: the unique token hash and
+        account id make the losers' inserts fail harmlessly.
+        """
+        found = await self.store.fetchone(
+            "SELECT id FROM api_tokens WHERE token_hash = ?", hash_secret(secret)
+        )
+        if found is None:
+            try:
+                await self.create_token(
+                    acc_pb.ApiToken(display_name="bootstrap", scopes=["admin"]),
+                    WriteContext("bootstrap"),
+                    secret=secret,
+                )
+            except AlreadyExists:
+                pass
+        any_account = await self.store.fetchone("SELECT id FROM accounts LIMIT 1")
+        if any_account is None:
+            try:
+                await self.create_account(
+                    acc_pb.Account(
+                        display_name="Default",
+                        connector=acc_pb.CONNECTOR_TYPE_LOCAL,
+                        settings=acc_pb.ConnectorSettings(local=acc_pb.LocalSettings()),
+                    ),
+                    "default",
+                    WriteContext("bootstrap"),
+                )
+            except AlreadyExists:
+                pass
+
+
+def token_within(token: acc_pb.ApiToken, accounts: frozenset[str]) -> bool:
+    """Whether ``token`` reaches only ``accounts`` (an every-account token never does)."""
+    return bool(token.accounts) and all(a.split("/", 1)[1] in accounts for a in token.accounts)
+
+
+def _apply_account_path(full: acc_pb.Account, changes: acc_pb.Account, path: str) -> bool:
+    """Apply one update-mask path; return whether anything changed."""
+    if path in ("display_name", "default_time_zone"):
+        before = getattr(full, path)
+        after = getattr(changes, path)
+        setattr(full, path, after)
+        return bool(before != after)
+    if path == "settings":
+        which = changes.settings.WhichOneof("connector")
+        if which is None:
+            return False
+        merged = getattr(full.settings, which)
+        incoming = getattr(changes.settings, which)
+        old_settings = merged.SerializeToString(deterministic=True)
+        for field, value in incoming.ListFields():
+            if field.name.startswith("has_"):
+                continue
+            merged.ClearField(field.name)
+            setattr(merged, field.name, value)
+        return bool(old_settings != merged.SerializeToString(deterministic=True))
+    return False

@@ -1,0 +1,380 @@
+"""CalendarService: calendars, schedules, time zones, ICS export and import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from almanac.v1 import calendar_service_pb2 as cal_pb
+from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
+from almanac.v1 import common_pb2
+from almanac.v1 import event_service_pb2 as ev_pb
+from google.api import httpbody_pb2
+from google.protobuf import empty_pb2
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from connectors.base import Page, PageRequest, WriteContext
+from connectors.ical import from_ics, to_ics
+from connectors.local import PRIMARY_ID
+from connectors.local.events import LocalEvents
+from connectors.local.events.importing import import_events
+from connectors.recurrence import expand, from_proto, to_utc
+from connectors.store.rows import new_id
+from services.calendars.checks import check_calendar, check_schedule
+from services.calendars.timezones import time_zones
+from services.events.checks import check_event, normalize
+from services.runtime.context import Context, Runtime
+from services.runtime.errors import BadRequestBuilder
+from services.runtime.names import CHILD_ID_RE, parse_account, parse_calendar, parse_calendar_child
+from services.runtime.validation import check_id, check_request_id, masked_update
+
+__all__ = ["CalendarService"]
+
+# The range of google.protobuf.Timestamp (AIP-142): 0001-01-01 to 9999-12-31.
+MIN_SECONDS = -62_135_596_800
+MAX_SECONDS = 253_402_300_799
+
+_CAL_MUTABLE = (
+    "display_name",
+    "description",
+    "location",
+    "time_zone",
+    "color",
+    "event_types",
+    "default_reminders",
+    "raw",
+)
+_CAL_OUTPUT = ("primary", "schedules", "create_time", "update_time")
+_SCH_MUTABLE = (
+    "display_name",
+    "time_zone",
+    "weekly_hours",
+    "date_overrides",
+    "start_date",
+    "end_date",
+    "disabled",
+)
+_SCH_OUTPUT = ("create_time", "update_time")
+
+
+def _replaces_name(mask: FieldMask) -> bool:
+    """Whether an update sets ``display_name``, which must then not be empty."""
+    return "display_name" in mask.paths or "*" in mask.paths
+
+
+def _shown(calendar: cal_pb.Calendar, include_raw: bool) -> cal_pb.Calendar:
+    if not include_raw:
+        calendar.ClearField("raw")
+    return calendar
+
+
+class CalendarService(cal_grpc.CalendarServiceServicer):
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.events = LocalEvents(rt.store)
+
+    async def _with_schedules(self, account_id: str, calendars: Sequence[cal_pb.Calendar]) -> None:
+        connector = await self.rt.calendars(account_id)
+        for cal in calendars:
+            cal_id = cal.name.rsplit("/", 1)[1]
+            page = await connector.list_schedules(account_id, cal_id, PageRequest(1000))
+            cal.schedules.extend(page.items)
+
+    # -- calendars --------------------------------------------------------
+
+    async def ListCalendars(
+        self, request: cal_pb.ListCalendarsRequest, context: Context
+    ) -> cal_pb.ListCalendarsResponse:
+        _, account_id = self.rt.account(parse_account(request.parent, "parent").account, "parent")
+        page_request, digest = self.rt.pages.start(request)
+        connector = await self.rt.calendars(account_id)
+        page = await connector.list_calendars(account_id, page_request)
+        items = [_shown(c, request.include_raw) for c in page.items]
+        if request.include_schedules:
+            await self._with_schedules(account_id, items)
+        return cal_pb.ListCalendarsResponse(
+            calendars=items,
+            next_page_token=self.rt.pages.next_token(page, digest),
+            total_size=page.total_size or 0,
+        )
+
+    async def GetCalendar(
+        self, request: cal_pb.GetCalendarRequest, context: Context
+    ) -> cal_pb.Calendar:
+        name = parse_calendar(request.name)
+        _, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        calendar = _shown(
+            await connector.get_calendar(account_id, name.calendar), request.include_raw
+        )
+        if request.include_schedules:
+            await self._with_schedules(account_id, [calendar])
+        return calendar
+
+    async def CreateCalendar(
+        self, request: cal_pb.CreateCalendarRequest, context: Context
+    ) -> cal_pb.Calendar:
+        _, account_id = self.rt.account(parse_account(request.parent, "parent").account, "parent")
+        bad = BadRequestBuilder()
+        check_calendar(bad, request.calendar, "calendar", create=True)
+        check_id(bad, "calendar_id", request.calendar_id, CHILD_ID_RE)
+        if request.calendar_id == PRIMARY_ID:
+            bad.add("calendar_id", "`primary` is reserved for the account's primary calendar")
+        check_request_id(bad, "request_id", request.request_id)
+        bad.raise_if_any()
+        connector = await self.rt.calendars(account_id)
+        calendar = cal_pb.Calendar()
+        calendar.CopyFrom(request.calendar)
+        if not calendar.time_zone:
+            account = await self.rt.registry.get_account(account_id)
+            calendar.time_zone = account.default_time_zone or "UTC"
+        calendar_id = request.calendar_id or new_id()
+
+        async def create(ctx: WriteContext) -> cal_pb.Calendar:
+            return await connector.create_calendar(account_id, calendar, calendar_id, ctx)
+
+        created = await self.rt.idempotent(request, "CreateCalendar", cal_pb.Calendar, create)
+        return _shown(created, include_raw=True)
+
+    async def UpdateCalendar(
+        self, request: cal_pb.UpdateCalendarRequest, context: Context
+    ) -> cal_pb.Calendar:
+        name = parse_calendar(request.calendar.name, "calendar.name")
+        p, account_id = self.rt.account(name.account, "calendar.name")
+        bad = BadRequestBuilder()
+        check_calendar(
+            bad, request.calendar, "calendar", create=_replaces_name(request.update_mask)
+        )
+        apply = masked_update(
+            bad,
+            request.calendar,
+            request.update_mask,
+            mutable=_CAL_MUTABLE,
+            output_only=_CAL_OUTPUT,
+            keep_if_empty=("time_zone",),
+        )
+        bad.raise_if_any()
+        connector = await self.rt.calendars(account_id)
+        updated = await connector.update_calendar(
+            account_id, name.calendar, apply, request.calendar.etag, WriteContext(p.token_id)
+        )
+        return _shown(updated, include_raw=False)
+
+    async def DeleteCalendar(
+        self, request: cal_pb.DeleteCalendarRequest, context: Context
+    ) -> empty_pb2.Empty:
+        name = parse_calendar(request.name)
+        p, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        await connector.delete_calendar(
+            account_id, name.calendar, request.etag, WriteContext(p.token_id)
+        )
+        return empty_pb2.Empty()
+
+    # -- schedules --------------------------------------------------------
+
+    async def ListSchedules(
+        self, request: cal_pb.ListSchedulesRequest, context: Context
+    ) -> cal_pb.ListSchedulesResponse:
+        parent = parse_calendar(request.parent, "parent")
+        _, account_id = self.rt.account(parent.account, "parent")
+        page_request, digest = self.rt.pages.start(request)
+        connector = await self.rt.calendars(account_id)
+        page = await connector.list_schedules(account_id, parent.calendar, page_request)
+        return cal_pb.ListSchedulesResponse(
+            schedules=page.items,
+            next_page_token=self.rt.pages.next_token(page, digest),
+            total_size=page.total_size or 0,
+        )
+
+    async def GetSchedule(
+        self, request: cal_pb.GetScheduleRequest, context: Context
+    ) -> cal_pb.Schedule:
+        name = parse_calendar_child(request.name, "schedules")
+        _, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        return await connector.get_schedule(account_id, name.calendar, name.id)
+
+    async def CreateSchedule(
+        self, request: cal_pb.CreateScheduleRequest, context: Context
+    ) -> cal_pb.Schedule:
+        parent = parse_calendar(request.parent, "parent")
+        _, account_id = self.rt.account(parent.account, "parent")
+        bad = BadRequestBuilder()
+        check_schedule(bad, request.schedule, "schedule", create=True)
+        check_id(bad, "schedule_id", request.schedule_id, CHILD_ID_RE)
+        check_request_id(bad, "request_id", request.request_id)
+        bad.raise_if_any()
+        connector = await self.rt.calendars(account_id)
+        schedule = cal_pb.Schedule()
+        schedule.CopyFrom(request.schedule)
+        if not schedule.time_zone:
+            calendar = await connector.get_calendar(account_id, parent.calendar)
+            schedule.time_zone = calendar.time_zone or "UTC"
+        schedule_id = request.schedule_id or new_id()
+
+        async def create(ctx: WriteContext) -> cal_pb.Schedule:
+            return await connector.create_schedule(
+                account_id, parent.calendar, schedule, schedule_id, ctx
+            )
+
+        return await self.rt.idempotent(request, "CreateSchedule", cal_pb.Schedule, create)
+
+    async def UpdateSchedule(
+        self, request: cal_pb.UpdateScheduleRequest, context: Context
+    ) -> cal_pb.Schedule:
+        name = parse_calendar_child(request.schedule.name, "schedules", "schedule.name")
+        p, account_id = self.rt.account(name.account, "schedule.name")
+        bad = BadRequestBuilder()
+        check_schedule(
+            bad, request.schedule, "schedule", create=_replaces_name(request.update_mask)
+        )
+        apply = masked_update(
+            bad,
+            request.schedule,
+            request.update_mask,
+            mutable=_SCH_MUTABLE,
+            output_only=_SCH_OUTPUT,
+            keep_if_empty=("time_zone",),
+        )
+        bad.raise_if_any()
+        connector = await self.rt.calendars(account_id)
+        return await connector.update_schedule(
+            account_id,
+            name.calendar,
+            name.id,
+            apply,
+            request.schedule.etag,
+            WriteContext(p.token_id),
+        )
+
+    async def DeleteSchedule(
+        self, request: cal_pb.DeleteScheduleRequest, context: Context
+    ) -> empty_pb2.Empty:
+        name = parse_calendar_child(request.name, "schedules")
+        p, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        await connector.delete_schedule(
+            account_id, name.calendar, name.id, request.etag, WriteContext(p.token_id)
+        )
+        return empty_pb2.Empty()
+
+    # -- time zones, ICS --------------------------------------------------
+
+    async def ListTimeZones(
+        self, request: cal_pb.ListTimeZonesRequest, context: Context
+    ) -> cal_pb.ListTimeZonesResponse:
+        at = dt.datetime.now(dt.UTC)
+        if request.HasField("time"):
+            if not MIN_SECONDS <= request.time.seconds <= MAX_SECONDS:
+                bad = BadRequestBuilder()
+                bad.add("time", "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
+                bad.raise_if_any()
+            at = request.time.ToDatetime(dt.UTC)
+        page_request, digest = self.rt.pages.start(request)
+        begin = int(page_request.position or 0)
+        zones = time_zones(request.query, at)
+        end = begin + page_request.size
+        page = Page(zones[begin:end], str(end) if end < len(zones) else None, len(zones))
+        return cal_pb.ListTimeZonesResponse(
+            time_zones=page.items,
+            next_page_token=self.rt.pages.next_token(page, digest),
+            total_size=len(zones),
+        )
+
+    async def ExportCalendar(
+        self, request: cal_pb.ExportCalendarRequest, context: Context
+    ) -> httpbody_pb2.HttpBody:
+        name = parse_calendar(request.name)
+        _, account_id = self.rt.account(name.account)
+        connector = await self.rt.calendars(account_id)
+        calendar = await connector.get_calendar(account_id, name.calendar)
+        events = await self.events.all_events(account_id, name.calendar)
+        if request.HasField("time_range"):
+            events = _overlapping(events, request.time_range, calendar)
+        return httpbody_pb2.HttpBody(
+            content_type="text/calendar; charset=utf-8", data=to_ics(calendar, events)
+        )
+
+    async def ImportCalendar(
+        self, request: cal_pb.ImportCalendarRequest, context: Context
+    ) -> cal_pb.ImportCalendarResponse:
+        parent = parse_calendar(request.parent, "parent")
+        _, account_id = self.rt.account(parent.account, "parent")
+        bad = BadRequestBuilder()
+        check_request_id(bad, "request_id", request.request_id)
+        bad.raise_if_any()
+        connector = await self.rt.calendars(account_id)
+        calendar = await connector.get_calendar(account_id, parent.calendar)
+        parsed = from_ics(request.ics.data, default_zone=calendar.time_zone or "UTC")
+        events = [
+            _imported(e, calendar, bad, f"ics.events[{i}]") for i, e in enumerate(parsed.events)
+        ]
+        exceptions = [
+            _imported(e, calendar, bad, f"ics.exceptions[{i}]")
+            for i, e in enumerate(parsed.exceptions)
+        ]
+        bad.raise_if_any("the document has events Almanac cannot store", reason="INVALID_ICS")
+        if request.validate_only:
+            return cal_pb.ImportCalendarResponse(
+                created_count=len(events),
+                exception_count=len(exceptions),
+                skipped_count=parsed.skipped_count,
+            )
+
+        async def run(ctx: WriteContext) -> cal_pb.ImportCalendarResponse:
+            counts = await import_events(
+                self.rt.store, account_id, parent.calendar, events, exceptions, ctx
+            )
+            return cal_pb.ImportCalendarResponse(
+                created_count=counts.created,
+                updated_count=counts.updated,
+                exception_count=counts.exceptions,
+                skipped_count=parsed.skipped_count,
+            )
+
+        return await self.rt.idempotent(
+            request, "ImportCalendar", cal_pb.ImportCalendarResponse, run
+        )
+
+
+def _imported(
+    event: ev_pb.Event, calendar: cal_pb.Calendar, bad: BadRequestBuilder, path: str
+) -> ev_pb.Event:
+    """An event from a document, checked and defaulted like a created one."""
+    problems = BadRequestBuilder()
+    check_event(problems, event, calendar, prefix="event")
+    label = f"VEVENT UID {event.ical_uid[:80]!r}"
+    for field, description in problems.violations:
+        bad.add(path, f"{label}: {field}: {description}")
+    original = ev_pb.Event()
+    original.original_start.CopyFrom(event.original_start)
+    normalize(event, calendar, create=True)
+    if original.HasField("original_start"):
+        event.original_start.CopyFrom(original.original_start)
+    return event
+
+
+def _overlapping(
+    events: Sequence[ev_pb.Event], time_range: common_pb2.TimeRange, calendar: cal_pb.Calendar
+) -> list[ev_pb.Event]:
+    """Events overlapping the range; a series when any of its instances does."""
+    zone = ZoneInfo(calendar.time_zone or "UTC")
+    start = time_range.start_time.ToDatetime(dt.UTC)
+    end = time_range.end_time.ToDatetime(dt.UTC)
+    kept = []
+    for event in events:
+        if event.recurrence.rrules or event.recurrence.rdates:
+            found = expand(
+                event.start, event.end, event.recurrence,
+                window_start=start, window_end=end, floating_zone=zone, limit=1,
+            )  # fmt: skip
+            hit = bool(found.occurrences)
+        else:
+            first = to_utc(from_proto(event.start), zone)
+            last = to_utc(from_proto(event.end), zone)
+            hit = first < end and (last > start or first == last >= start)
+        if hit:
+            kept.append(event)
+    return kept

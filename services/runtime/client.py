@@ -1,0 +1,84 @@
+"""``almanac call``: a grpcurl-style client built on the contract's descriptors.
+
+No grpcurl exists in this environment's registries, and the generated
+descriptors already know every request type, so a JSON request can be turned
+into protobuf and sent, and each reply printed as JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import sys
+from pathlib import Path
+
+import almanac.v1
+import grpc
+from google.protobuf import descriptor_pool, json_format, message_factory
+from google.protobuf.descriptor import MethodDescriptor
+
+from services.catalog import CATALOG
+from services.runtime.config import Settings
+
+__all__ = ["TOKEN_FILE", "call", "find_method"]
+
+TOKEN_FILE = Path("data/admin-token")
+
+
+def _load_contract() -> None:
+    for module in pkgutil.iter_modules(almanac.v1.__path__):
+        if module.name.endswith("_pb2"):
+            importlib.import_module(f"almanac.v1.{module.name}")
+
+
+def find_method(spec: str) -> MethodDescriptor:
+    """``CalendarService.ListCalendars`` or ``almanac.v1.CalendarService/ListCalendars``."""
+    _load_contract()
+    service, _, method = spec.replace("/", ".").rpartition(".")
+    if "." not in service:
+        service = f"almanac.v1.{service}"
+    try:
+        return descriptor_pool.Default().FindServiceByName(service).methods_by_name[method]
+    except KeyError:
+        raise SystemExit(f"unknown method {spec!r}; try CalendarService.ListCalendars") from None
+
+
+def _token() -> str:
+    token = os.environ.get("ALMANAC_TOKEN", "")
+    if not token and TOKEN_FILE.exists():
+        token = TOKEN_FILE.read_text().strip()
+    return token
+
+
+def call(spec: str, body: str, settings: Settings, address: str | None = None) -> int:
+    method = find_method(spec)
+    entry = next(
+        (e for e in CATALOG.values() if e.full_name == method.containing_service.full_name), None
+    )
+    if address is None:
+        if entry is None:
+            raise SystemExit(f"{method.containing_service.name} is not served by this build")
+        address = f"{settings.host}:{getattr(settings, entry.port_setting)}"
+    request_cls = message_factory.GetMessageClass(method.input_type)
+    response_cls = message_factory.GetMessageClass(method.output_type)
+    request = json_format.Parse(body or "{}", request_cls())
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    metadata: tuple[tuple[str, str | bytes], ...] = (("authorization", f"Bearer {_token()}"),)
+    with grpc.insecure_channel(address) as channel:
+        kwargs = {
+            "request_serializer": lambda m: m.SerializeToString(),
+            "response_deserializer": response_cls.FromString,
+        }
+        try:
+            if method.server_streaming:
+                for reply in channel.unary_stream(path, **kwargs)(request, metadata=metadata):
+                    print(json_format.MessageToJson(reply, indent=None), flush=True)
+            else:
+                reply = channel.unary_unary(path, **kwargs)(request, metadata=metadata, timeout=30)
+                print(json_format.MessageToJson(reply, indent=2))
+        except grpc.RpcError as exc:
+            print(json.dumps({"code": exc.code().name, "message": exc.details()}), file=sys.stderr)
+            return 1
+    return 0

@@ -10,11 +10,12 @@ never see a backend-specific exception and the gRPC layer
      ├── AlreadyExists
      ├── EtagMismatch            the caller's etag is stale (AIP-154): ABORTED
      ├── FailedPrecondition      the resource's state forbids it: FAILED_PRECONDITION
+     │    └── SyncTokenExpired   (connectors.remote) the upstream forgot a change token
      ├── OutOfRange              past the end of something, e.g. a series: OUT_OF_RANGE
      ├── PermissionDenied
      ├── Unauthenticated
      ├── RateLimited             retry_after: float | None (seconds)
-     ├── Unavailable
+     ├── Unavailable             retry_after too
      ├── Unsupported             the backend cannot do this at all
      └── InvalidArgument         violations: list[(field path, description)]
 
@@ -114,8 +115,8 @@ class Unauthenticated(ConnectorError):
     """Credentials are missing, invalid, revoked or expired."""
 
 
-class RateLimited(ConnectorError):
-    """The backend (or Almanac itself) throttled the request."""
+class _Retryable(ConnectorError):
+    """An error that may pass: ``retry_after`` (seconds) says when to try again."""
 
     def __init__(
         self,
@@ -131,7 +132,11 @@ class RateLimited(ConnectorError):
         self.retry_after = retry_after
 
 
-class Unavailable(ConnectorError):
+class RateLimited(_Retryable):
+    """The backend (or Almanac itself) throttled the request."""
+
+
+class Unavailable(_Retryable):
     """The backend cannot be reached right now; retrying later may succeed."""
 
 

@@ -1,7 +1,7 @@
 """The ``almanac`` command: run the suite, one service, or manage tokens.
 
-almanac up [--only NAME ...]        every service, each in its own process
-almanac serve NAME [--port N]       one service in this process
+almanac up [--only NAME ...]        every service and the sync worker, each its own process
+almanac serve NAME [--port N]       one service (or `sync`, the sync worker) in this process
 almanac token create --scope S ...  mint an API token (prints the secret once)
 almanac config                      the settings table with defaults
 """
@@ -32,6 +32,8 @@ from services.runtime.client import TOKEN_FILE, call
 from services.runtime.config import load_settings, render_markdown
 from services.runtime.context import open_runtime
 from services.runtime.server import serve_forever, start_server
+from services.sync.process import SERVICE_NAME as SYNC_SERVICE
+from services.sync.process import serve_sync
 
 __all__ = ["main"]
 
@@ -74,9 +76,24 @@ def _setup_logging(level: str) -> None:
     root.addHandler(_QueueHandler(records))
 
 
+# Every process of the suite: the gRPC services, then the sync worker.
+PROCESSES = (*CATALOG, "sync")
+
+
+def _port_setting(name: str) -> str:
+    return CATALOG[name].port_setting if name in CATALOG else f"{name}_port"
+
+
+def _full_name(name: str) -> str:
+    return CATALOG[name].full_name if name in CATALOG else SYNC_SERVICE
+
+
 async def _serve(name: str, port: int | None) -> int:
     settings = load_settings()
     _setup_logging(settings.log_level)
+    if name == "sync":
+        await serve_sync(settings, settings.sync_port if port is None else port)
+        return 0
     entry = CATALOG[name]
     rt = await open_runtime(settings)
     try:
@@ -115,7 +132,7 @@ def _wait_serving(address: str, deadline: float) -> bool:
 def _up(only: Sequence[str]) -> int:
     settings = load_settings()
     _setup_logging(settings.log_level)
-    names = list(only) or list(CATALOG)
+    names = list(only) or list(PROCESSES)
     os.makedirs("data", exist_ok=True)
     if not settings.bootstrap_token and not TOKEN_FILE.exists():
         # First start on a laptop: mint an admin token the way Jupyter does, so
@@ -145,7 +162,7 @@ def _up(only: Sequence[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     deadline = time.monotonic() + 30
     for name in names:
-        address = f"{settings.host}:{getattr(settings, CATALOG[name].port_setting)}"
+        address = f"{settings.host}:{getattr(settings, _port_setting(name))}"
         if not _wait_serving(address, deadline) or children[name].poll() is not None:
             print(f"almanac-{name} did not become SERVING on {address}", file=sys.stderr)
             stopping = True
@@ -153,8 +170,8 @@ def _up(only: Sequence[str]) -> int:
     else:
         print(f"\nAlmanac is up (store: {settings.store_url}):")
         for name in names:
-            port = getattr(settings, CATALOG[name].port_setting)
-            print(f"  {CATALOG[name].full_name:32} {settings.host}:{port}")
+            port = getattr(settings, _port_setting(name))
+            print(f"  {_full_name(name):32} {settings.host}:{port}")
         print("Press Ctrl-C to stop.\n", flush=True)
     while not stopping and all(c.poll() is None for c in children.values()):
         time.sleep(0.2)
@@ -192,9 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start every service, each in its own process")
-    up.add_argument("--only", action="append", choices=sorted(CATALOG), default=[])
+    up.add_argument("--only", action="append", choices=sorted(PROCESSES), default=[])
     serve = sub.add_parser("serve", help="run one service")
-    serve.add_argument("service", choices=sorted(CATALOG))
+    serve.add_argument("service", choices=sorted(PROCESSES))
     serve.add_argument("--port", type=int, default=None, help="0 picks a free port")
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)

@@ -2,27 +2,52 @@
 
 It is the embedded default and the reference implementation of the
 connector contract; every change it makes is logged to the activity feed in
-the same transaction.
+the same transaction. With an :class:`~connectors.local.hooks.Upstream` hook
+the same code is a remote account's mirror (``connectors.sync``).
 """
 
 from __future__ import annotations
 
-from connectors.base import CAP_CALENDARS, CAP_SCHEDULES
+from almanac.v1 import account_service_pb2 as acc_pb
+
+from connectors.base import Capability
 from connectors.store import Store
 
 from .calendars import PRIMARY_ID, LocalCalendars, insert_calendar
+from .events import LocalEvents
+from .hooks import Upstream
 
-__all__ = ["PRIMARY_ID", "LocalConnector", "insert_calendar"]
+__all__ = ["LOCAL_CAPABILITIES", "PRIMARY_ID", "LocalConnector", "insert_calendar"]
+
+LOCAL_CAPABILITIES: frozenset[Capability] = frozenset(
+    {
+        acc_pb.CAPABILITY_CALENDARS,
+        acc_pb.CAPABILITY_CALENDAR_WRITE,
+        acc_pb.CAPABILITY_SCHEDULES,
+        acc_pb.CAPABILITY_EVENTS,
+        acc_pb.CAPABILITY_EVENT_WRITE,
+        acc_pb.CAPABILITY_BUSY_TIME,
+        acc_pb.CAPABILITY_ICS_IMPORT,
+        acc_pb.CAPABILITY_ICS_EXPORT,
+    }
+)
 
 
-class LocalConnector(LocalCalendars):
-    """All local capabilities over one store, shared by every local account."""
+class LocalConnector(LocalCalendars, LocalEvents):
+    """Every local capability over one store, shared by the accounts it serves."""
 
-    name = "local"
-    capabilities = frozenset({CAP_CALENDARS, CAP_SCHEDULES})
-
-    def __init__(self, store: Store) -> None:
-        super().__init__(store)
+    def __init__(
+        self,
+        store: Store,
+        *,
+        name: str = "local",
+        capabilities: frozenset[Capability] = LOCAL_CAPABILITIES,
+        upstream: Upstream | None = None,
+    ) -> None:
+        LocalCalendars.__init__(self, store, upstream)
+        LocalEvents.__init__(self, store, upstream)
+        self.name = name
+        self.capabilities = capabilities
         self.store = store
 
     async def aclose(self) -> None:

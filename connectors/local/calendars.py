@@ -9,10 +9,18 @@ from __future__ import annotations
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import common_pb2
 
-from connectors.base import CalendarMutation, Page, PageRequest, ScheduleMutation, WriteContext
+from connectors.base import (
+    PRIMARY_ID,
+    CalendarMutation,
+    Page,
+    PageRequest,
+    ScheduleMutation,
+    WriteContext,
+)
 from connectors.errors import FailedPrecondition, NotFound
 from connectors.store import Store, Transaction
 
+from .hooks import Upstream
 from .table import BodyTable
 
 __all__ = [
@@ -22,9 +30,9 @@ __all__ = [
     "SCHEDULES",
     "LocalCalendars",
     "insert_calendar",
+    "remove_calendar",
 ]
 
-PRIMARY_ID = "primary"
 # Tables whose rows belong to a calendar, deleted with it.
 CALENDAR_CONTENTS = ("schedules", "event_instances", "events")
 
@@ -80,6 +88,22 @@ async def lock_account(tx: Transaction, dialect: str, account: str) -> None:
         raise NotFound(f"account accounts/{account} not found")
 
 
+async def remove_calendar(
+    tx: Transaction, dialect: str, account: str, calendar_id: str, etag: str,
+    ctx: WriteContext, *, allow_primary: bool = False,
+) -> None:  # fmt: skip
+    """Delete a calendar and what lives in it (a calendar re-created under the
+    same id must start empty); its DELETED activity covers them all, as
+    Google's and CalDAV's collection deletes do."""
+    name = calendar_name(account, calendar_id)
+    check = None if allow_primary else _not_primary
+    await CALENDARS.delete(tx, dialect, (account, calendar_id), name, etag, ctx, check)
+    for table in CALENDAR_CONTENTS:
+        await tx.execute(
+            f"DELETE FROM {table} WHERE account_id = ? AND calendar_id = ?", account, calendar_id
+        )
+
+
 def _not_primary(calendar: cal_pb.Calendar) -> None:
     if calendar.primary:
         raise FailedPrecondition(
@@ -88,10 +112,15 @@ def _not_primary(calendar: cal_pb.Calendar) -> None:
 
 
 class LocalCalendars:
-    """The ``CalendarStore`` and ``ScheduleStore`` capabilities."""
+    """The ``CalendarStore`` and ``ScheduleStore`` capabilities.
 
-    def __init__(self, store: Store) -> None:
+    Schedules (working hours) are Almanac's own data on every account, so
+    they never go upstream.
+    """
+
+    def __init__(self, store: Store, upstream: Upstream | None = None) -> None:
         self._store = store
+        self._upstream = upstream
 
     async def list_calendars(self, account: str, page: PageRequest) -> Page[cal_pb.Calendar]:
         # Keyset pagination on (primary first, create_time, id) stays stable
@@ -131,9 +160,12 @@ class LocalCalendars:
     ) -> cal_pb.Calendar:
         async with self._store.transaction() as tx:
             await lock_account(tx, self._store.dialect, account)
-            return await insert_calendar(
+            created = await insert_calendar(
                 tx, self._store.dialect, account, calendar, calendar_id, ctx
             )
+            if self._upstream is not None:
+                await self._upstream.calendar_created(tx, account, calendar_id, created)
+            return created
 
     async def update_calendar(
         self,
@@ -145,27 +177,20 @@ class LocalCalendars:
     ) -> cal_pb.Calendar:
         name = calendar_name(account, calendar_id)
         async with self._store.transaction() as tx:
-            return await CALENDARS.update(
+            updated = await CALENDARS.update(
                 tx, self._store.dialect, (account, calendar_id), name, apply, etag, ctx
             )
+            if self._upstream is not None:
+                await self._upstream.calendar_updated(tx, account, calendar_id, updated)
+            return updated
 
     async def delete_calendar(
         self, account: str, calendar_id: str, etag: str, ctx: WriteContext
     ) -> None:
-        name = calendar_name(account, calendar_id)
         async with self._store.transaction() as tx:
-            await CALENDARS.delete(
-                tx, self._store.dialect, (account, calendar_id), name, etag, ctx, _not_primary
-            )
-            # What lives in the calendar goes with it (a calendar re-created
-            # under the same id must start empty); its DELETED activity covers
-            # them all, as Google's and CalDAV's collection deletes do.
-            for table in CALENDAR_CONTENTS:
-                await tx.execute(
-                    f"DELETE FROM {table} WHERE account_id = ? AND calendar_id = ?",
-                    account,
-                    calendar_id,
-                )
+            await remove_calendar(tx, self._store.dialect, account, calendar_id, etag, ctx)
+            if self._upstream is not None:
+                await self._upstream.calendar_deleted(tx, account, calendar_id)
 
     async def list_schedules(
         self, account: str, calendar_id: str, page: PageRequest

@@ -26,13 +26,14 @@ from connectors.errors import (
     NotFound,
     Unauthenticated,
 )
-from connectors.local import PRIMARY_ID, LocalConnector, insert_calendar
+from connectors.local import PRIMARY_ID, insert_calendar
 from connectors.local.calendars import CALENDAR_CONTENTS
 from connectors.state.activity import append_activity
+from connectors.state.grants import Principal
 from connectors.state.idempotency import claim, fulfil
 from connectors.store import IntegrityError, Store, Transaction
-from connectors.store.rows import new_id, now_us, seal, timestamp_from_us
-from services.runtime.principal import Principal
+from connectors.store.rows import new_id, now_us, seal, timestamp_from_us, us_from_timestamp
+from connectors.sync.ledger import MIRROR_TABLES
 
 __all__ = ["TOKEN_CACHE_SECONDS", "Registry", "hash_secret", "new_secret", "token_within"]
 
@@ -79,7 +80,6 @@ class _Cached:
 class Registry:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.local = LocalConnector(store)
         self._tokens: dict[str, _Cached] = {}
 
     # -- authentication -------------------------------------------------
@@ -148,16 +148,38 @@ class Registry:
         except IntegrityError as exc:
             raise AlreadyExists(f"account {stored.name} already exists") from exc
         await self._log(tx, account_id, act_pb.ACTIVITY_TYPE_ADDED, shown, ctx)
-        if stored.connector == acc_pb.CONNECTOR_TYPE_LOCAL:
-            primary = cal_pb.Calendar(
-                display_name=shown.display_name or account_id,
-                time_zone=stored.default_time_zone,
-            )
-            await insert_calendar(
-                tx, self.store.dialect, account_id, primary, PRIMARY_ID, WriteContext(ctx.actor)
-            )
+        # Every account has a primary calendar from the start; a remote
+        # account's first sync maps the upstream's default calendar onto it.
+        primary = cal_pb.Calendar(
+            display_name=shown.display_name or account_id,
+            time_zone=stored.default_time_zone,
+        )
+        await insert_calendar(
+            tx, self.store.dialect, account_id, primary, PRIMARY_ID, WriteContext(ctx.actor)
+        )
+        if stored.connector != acc_pb.CONNECTOR_TYPE_LOCAL:
+            await tx.execute("INSERT INTO sync_state (account_id) VALUES (?)", account_id)
         await fulfil(tx, ctx, body)
         return shown
+
+    async def connector_of(self, account_id: str) -> int:
+        """The account's connector type (immutable, so callers may cache it)."""
+        row = await self.store.fetchone("SELECT connector FROM accounts WHERE id = ?", account_id)
+        if row is None:
+            raise NotFound(f"account accounts/{account_id} not found")
+        return acc_pb.ConnectorType.Value(row["connector"])
+
+    async def with_secrets(self, account_id: str) -> tuple[acc_pb.Account, int]:
+        """The account with its connector settings, secrets included, and the
+        version (update time) they have; only for building its connector."""
+        row = await self.store.fetchone(
+            "SELECT body, settings, update_time FROM accounts WHERE id = ?", account_id
+        )
+        if row is None:
+            raise NotFound(f"account accounts/{account_id} not found")
+        account = acc_pb.Account.FromString(bytes(row["body"]))
+        account.settings.ParseFromString(bytes(row["settings"]))
+        return account, int(row["update_time"])
 
     async def get_account(self, account_id: str) -> acc_pb.Account:
         row = await self.store.fetchone("SELECT body FROM accounts WHERE id = ?", account_id)
@@ -238,13 +260,15 @@ class Registry:
                 account_id,
                 account_id,
             )
-            if held is not None and int(held["n"]) > 0 and not force:
+            # A remote account's mirror is a copy: disconnecting loses nothing.
+            remote = current.connector != acc_pb.CONNECTOR_TYPE_LOCAL
+            if held is not None and int(held["n"]) > 0 and not force and not remote:
                 raise FailedPrecondition(
                     f"account {current.name} still has calendars or events;"
                     " delete them or set force",
                     reason="ACCOUNT_NOT_EMPTY",
                 )
-            for table in (*CALENDAR_CONTENTS, "calendars"):
+            for table in (*CALENDAR_CONTENTS, "calendars", *MIRROR_TABLES):
                 await tx.execute(f"DELETE FROM {table} WHERE account_id = ?", account_id)
             await tx.execute("DELETE FROM accounts WHERE id = ?", account_id)
             await self._log(tx, account_id, act_pb.ACTIVITY_TYPE_DELETED, current, ctx)
@@ -284,7 +308,7 @@ class Registry:
         stored.create_time.CopyFrom(timestamp_from_us(now))
         expire = None
         if stored.HasField("expire_time"):
-            expire = stored.expire_time.seconds * 1_000_000 + stored.expire_time.nanos // 1000
+            expire = us_from_timestamp(stored.expire_time)
         body = stored.SerializeToString(deterministic=True)
         async with self.store.transaction() as tx:
             await claim(tx, ctx)

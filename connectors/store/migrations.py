@@ -185,6 +185,46 @@ MIGRATIONS: tuple[Migration, ...] = (
             " floating, declined, series_id, instance_key)",
         ),
     ),
+    Migration(
+        3,
+        "the mirror of remote accounts",
+        (
+            # One row per remote account: its lease (owner and expiry) and
+            # what its sync worker last did. next_run_us 0: due at once.
+            """CREATE TABLE sync_state (
+                account_id TEXT PRIMARY KEY,
+                lease_owner TEXT NOT NULL DEFAULT '',
+                lease_until_us {BIGINT} NOT NULL DEFAULT 0,
+                next_run_us {BIGINT} NOT NULL DEFAULT 0,
+                last_attempt_us {BIGINT} NOT NULL DEFAULT 0,
+                last_success_us {BIGINT} NOT NULL DEFAULT 0,
+                last_error TEXT NOT NULL DEFAULT '',
+                last_error_reason TEXT NOT NULL DEFAULT '',
+                failures INTEGER NOT NULL DEFAULT 0
+            )""",
+            "CREATE INDEX sync_state_due ON sync_state (next_run_us)",
+            # Which upstream calendar each mirrored calendar is, its upstream
+            # etag and the change token to pull with next.
+            """CREATE TABLE mirror_calendars (
+                account_id TEXT NOT NULL,
+                calendar_id TEXT NOT NULL,
+                remote_id TEXT NOT NULL,
+                remote_etag TEXT NOT NULL DEFAULT '',
+                sync_token TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY (account_id, calendar_id)
+            )""",
+            # The upstream etag of each mirrored object (one per iCalendar
+            # UID) and when the mirror last wrote it.
+            """CREATE TABLE mirror_items (
+                account_id TEXT NOT NULL,
+                calendar_id TEXT NOT NULL,
+                uid TEXT NOT NULL,
+                remote_etag TEXT NOT NULL,
+                update_us {BIGINT} NOT NULL,
+                PRIMARY KEY (account_id, calendar_id, uid)
+            )""",
+        ),
+    ),
 )
 
 _CREATE_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from google.protobuf.message import Message
@@ -13,14 +14,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 __all__ = [
     "compute_etag",
+    "datetime_from_us",
     "new_id",
     "now_us",
     "seal",
     "timestamp_from_us",
+    "us_from_datetime",
     "us_from_timestamp",
 ]
 
 M = TypeVar("M", bound=Message)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def now_us() -> int:
@@ -35,6 +39,16 @@ def timestamp_from_us(us: int) -> Timestamp:
 def us_from_timestamp(ts: Timestamp) -> int:
     """The stored form (microseconds since the epoch) of a Timestamp."""
     return int(ts.seconds) * 1_000_000 + int(ts.nanos) // 1000
+
+
+def us_from_datetime(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (exact; no float)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def datetime_from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def new_id() -> str:

@@ -12,7 +12,6 @@ from google.protobuf import empty_pb2
 from connectors.base import WriteContext
 from connectors.errors import AlreadyExists, NotFound, PermissionDenied
 from connectors.state.accounts import token_within
-from connectors.state.idempotency import RequestReplayed, lookup, request_hash
 from connectors.store.rows import new_id
 from services.runtime.context import Context, Runtime
 from services.runtime.errors import BadRequestBuilder
@@ -75,9 +74,9 @@ def _check_account(
         bad.add(f"{prefix}.settings.{which}.url", "must be an absolute http(s) URL")
 
 
-def _already_created(stored: bytes) -> AlreadyExists:
+def _already_created(stored: bytes) -> acc_pb.CreateApiTokenResponse:
     name = acc_pb.ApiToken.FromString(stored).name
-    return AlreadyExists(
+    raise AlreadyExists(
         f"this request_id already created {name}; its secret was shown once."
         " Revoke it and create a new token if the secret was lost",
         reason="TOKEN_ALREADY_CREATED",
@@ -102,18 +101,35 @@ class AccountService(acc_grpc.AccountServiceServicer):
         check_request_id(bad, "request_id", request.request_id)
         bad.raise_if_any()
         account_id = request.account_id or new_id()
-        return await self.rt.idempotent(
-            request,
-            "CreateAccount",
-            acc_pb.Account,
-            lambda ctx: self.rt.registry.create_account(request.account, account_id, ctx),
-        )
+        await self.rt.connectors.validate(request.account)
+
+        async def create(ctx: WriteContext) -> acc_pb.Account:
+            return await self.rt.registry.create_account(request.account, account_id, ctx)
+
+        created = await self.rt.idempotent(request, "CreateAccount", acc_pb.Account, create)
+        return await self._shown(created)
+
+    async def _shown(self, account: acc_pb.Account) -> acc_pb.Account:
+        """With what the account's connector can do and how its mirror syncs."""
+        account.capabilities.extend(sorted(self.rt.connectors.capabilities(account.connector)))
+        state = await self.rt.connectors.sync_state(account.name.split("/", 1)[1])
+        if state is not None:
+            account.sync_state.CopyFrom(state)
+        return account
+
+    async def SyncAccount(
+        self, request: acc_pb.SyncAccountRequest, context: Context
+    ) -> acc_pb.Account:
+        _, account_id = self.rt.account(parse_account(request.name).account)
+        account = await self.rt.registry.get_account(account_id)
+        await self.rt.connectors.request_sync(account)
+        return await self._shown(account)
 
     async def GetAccount(
         self, request: acc_pb.GetAccountRequest, context: Context
     ) -> acc_pb.Account:
         _, account_id = self.rt.account(parse_account(request.name).account)
-        return await self.rt.registry.get_account(account_id)
+        return await self._shown(await self.rt.registry.get_account(account_id))
 
     async def ListAccounts(
         self, request: acc_pb.ListAccountsRequest, context: Context
@@ -121,7 +137,7 @@ class AccountService(acc_grpc.AccountServiceServicer):
         page_request, digest = self.rt.pages.start(request)
         page = await self.rt.registry.list_accounts(page_request, principal().accounts)
         return acc_pb.ListAccountsResponse(
-            accounts=page.items,
+            accounts=[await self._shown(a) for a in page.items],
             next_page_token=self.rt.pages.next_token(page, digest),
             total_size=page.total_size or 0,
         )
@@ -144,13 +160,14 @@ class AccountService(acc_grpc.AccountServiceServicer):
         if "settings" in paths and which and which != _SETTINGS_FOR.get(current.connector):
             bad.add("account.settings", "must match the account's connector, which is immutable")
         bad.raise_if_any()
-        return await self.rt.registry.update_account(
+        updated = await self.rt.registry.update_account(
             account_id,
             request.account,
             [p for p in paths if p in _MUTABLE],
             request.account.etag,
             WriteContext(principal().token_id),
         )
+        return await self._shown(updated)
 
     async def DeleteAccount(
         self, request: acc_pb.DeleteAccountRequest, context: Context
@@ -201,29 +218,16 @@ class AccountService(acc_grpc.AccountServiceServicer):
             account_id = name.split("/", 1)[1]
             require_account(account_id)
             await self.rt.registry.get_account(account_id)
-        ctx = WriteContext(p.token_id)
-        if request.request_id:
-            # The secret is not stored, so a retry cannot be answered with it:
-            # say so instead of minting a second token.
-            ctx = WriteContext(
-                p.token_id,
-                request.request_id,
-                request_hash(request),
-                f"{p.token_id}|CreateApiToken",
-            )
-            stored = await lookup(
-                self.rt.store, ctx.idempotency_scope, ctx.request_id, ctx.request_hash
-            )
-            if stored is not None:
-                raise _already_created(stored)
-        try:
+
+        async def create(ctx: WriteContext) -> acc_pb.CreateApiTokenResponse:
             created, secret = await self.rt.registry.create_token(token, ctx)
-        except RequestReplayed:
-            stored = await lookup(
-                self.rt.store, ctx.idempotency_scope, ctx.request_id, ctx.request_hash
-            )
-            raise _already_created(stored or b"") from None
-        return acc_pb.CreateApiTokenResponse(api_token=created, secret=secret)
+            return acc_pb.CreateApiTokenResponse(api_token=created, secret=secret)
+
+        # The secret is not stored, so a retry cannot be answered with it: say
+        # so instead of minting a second token.
+        return await self.rt.idempotent(
+            request, "CreateApiToken", acc_pb.CreateApiTokenResponse, create, _already_created
+        )
 
     async def _within(self, token_id: str, accounts: frozenset[str]) -> bool:
         # An unknown token is reported like a foreign one: permission before

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from almanac.v1 import availability_service_pb2 as av_pb
 from google.protobuf.duration_pb2 import Duration
 
+from connectors.store.rows import us_from_timestamp
 from services.availability.intervals import Interval
 from services.runtime.errors import BadRequestBuilder
 from services.runtime.validation import check_time_zone
@@ -40,7 +41,7 @@ class Limits:
 def _duration(
     bad: BadRequestBuilder, field: str, value: Duration, lo: int, hi: int, *, zero_ok: bool = False
 ) -> int:
-    us = value.seconds * 1_000_000 + value.nanos // 1000
+    us = int(value.ToMicroseconds())
     if zero_ok and us == 0:
         return 0
     if not lo <= us <= hi:
@@ -77,8 +78,8 @@ def check_query(request: av_pb.QueryAvailabilityRequest) -> Limits:
         if not (_ts_ok(s.seconds) and _ts_ok(e.seconds)):
             bad.add(f"time_windows[{i}]", "times must be between years 1 and 9999")
             continue
-        start = s.seconds * 1_000_000 + s.nanos // 1000
-        end = e.seconds * 1_000_000 + e.nanos // 1000
+        start = us_from_timestamp(s)
+        end = us_from_timestamp(e)
         if end <= start:
             bad.add(f"time_windows[{i}].end_time", "must be after start_time")
         else:
@@ -126,8 +127,8 @@ def check_free_busy(request: av_pb.QueryFreeBusyRequest) -> Interval:
     if len(request.calendars) > MAX_CALENDARS:
         bad.add("calendars", f"at most {MAX_CALENDARS} calendars")
     r = request.time_range
-    start = r.start_time.seconds * 1_000_000 + r.start_time.nanos // 1000
-    end = r.end_time.seconds * 1_000_000 + r.end_time.nanos // 1000
+    start = us_from_timestamp(r.start_time)
+    end = us_from_timestamp(r.end_time)
     if not request.HasField("time_range"):
         bad.add("time_range", "is required")
     elif not (_ts_ok(r.start_time.seconds) and _ts_ok(r.end_time.seconds)):

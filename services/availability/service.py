@@ -6,16 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import availability_service_pb2 as av_pb
 from almanac.v1 import availability_service_pb2_grpc as av_grpc
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import event_service_pb2 as ev_pb
 from google.type import datetime_pb2
 
-from connectors.base import PageRequest
-from connectors.local.events import LocalEvents
-from connectors.local.events.busy import BusyBlock, busy_blocks
-from connectors.local.events.records import from_us
+from connectors.base import BusyBlock, PageRequest
+from connectors.store.rows import datetime_from_us as from_us
 from connectors.store.rows import timestamp_from_us, us_from_timestamp
 from services.availability.checks import check_free_busy, check_query
 from services.availability.engine import Block, Participant, Query, Reason, solve
@@ -53,7 +52,6 @@ class _CalendarData:
 class AvailabilityService(av_grpc.AvailabilityServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.events = LocalEvents(rt.store)
 
     async def _resolve(self, name: str, field: str) -> tuple[str, str]:
         parsed = parse_calendar(name, field)
@@ -70,12 +68,12 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         with_ids: bool = False,
     ) -> _CalendarData:
         account_id, calendar_id = await self._resolve(name, field)
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_BUSY_TIME)
         calendar = await connector.get_calendar(account_id, calendar_id)
         zone = ZoneInfo(calendar.time_zone or "UTC")
-        blocks = await busy_blocks(
-            self.rt.store, account_id, calendar_id, from_us(window[0]), from_us(window[1]),
-            zone, who, with_ids=with_ids,
+        blocks = await connector.busy_blocks(
+            account_id, calendar_id, from_us(window[0]), from_us(window[1]), zone, who,
+            with_ids=with_ids,
         )  # fmt: skip
         working = None
         if schedules:
@@ -166,7 +164,8 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
             account_id, calendar_id = await self._resolve(calendar, "calendar")
             zone = ZoneInfo("UTC")
             try:
-                event = await self.events.get_event(account_id, calendar_id, event_id, zone)
+                connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_EVENTS)
+                event = await connector.get_event(account_id, calendar_id, event_id, zone)
             except Exception:  # gone since the query read it: say only "busy"
                 out[reason.event] = None
                 continue

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from google.type import timeofday_pb2
 
-from connectors.local.events.records import us
 from connectors.recurrence import localize
+from connectors.store.rows import us_from_datetime as us
 from services.availability.intervals import Interval, merge
 
 __all__ = ["available_intervals"]

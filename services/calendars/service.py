@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
+from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
 from almanac.v1 import common_pb2
@@ -14,11 +15,8 @@ from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from connectors.base import Page, PageRequest, WriteContext
+from connectors.base import PRIMARY_ID, Page, PageRequest, WriteContext
 from connectors.ical import from_ics, to_ics
-from connectors.local import PRIMARY_ID
-from connectors.local.events import LocalEvents
-from connectors.local.events.importing import import_events
 from connectors.recurrence import expand, from_proto, to_utc
 from connectors.store.rows import new_id
 from services.calendars.checks import check_calendar, check_schedule
@@ -72,10 +70,9 @@ def _shown(calendar: cal_pb.Calendar, include_raw: bool) -> cal_pb.Calendar:
 class CalendarService(cal_grpc.CalendarServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.events = LocalEvents(rt.store)
 
     async def _with_schedules(self, account_id: str, calendars: Sequence[cal_pb.Calendar]) -> None:
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_SCHEDULES)
         for cal in calendars:
             cal_id = cal.name.rsplit("/", 1)[1]
             page = await connector.list_schedules(account_id, cal_id, PageRequest(1000))
@@ -88,7 +85,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     ) -> cal_pb.ListCalendarsResponse:
         _, account_id = self.rt.account(parse_account(request.parent, "parent").account, "parent")
         page_request, digest = self.rt.pages.start(request)
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_CALENDARS)
         page = await connector.list_calendars(account_id, page_request)
         items = [_shown(c, request.include_raw) for c in page.items]
         if request.include_schedules:
@@ -104,7 +101,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     ) -> cal_pb.Calendar:
         name = parse_calendar(request.name)
         _, account_id = self.rt.account(name.account)
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_CALENDARS)
         calendar = _shown(
             await connector.get_calendar(account_id, name.calendar), request.include_raw
         )
@@ -123,7 +120,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
             bad.add("calendar_id", "`primary` is reserved for the account's primary calendar")
         check_request_id(bad, "request_id", request.request_id)
         bad.raise_if_any()
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_CALENDAR_WRITE)
         calendar = cal_pb.Calendar()
         calendar.CopyFrom(request.calendar)
         if not calendar.time_zone:
@@ -155,7 +152,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
             keep_if_empty=("time_zone",),
         )
         bad.raise_if_any()
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_CALENDAR_WRITE)
         updated = await connector.update_calendar(
             account_id, name.calendar, apply, request.calendar.etag, WriteContext(p.token_id)
         )
@@ -166,7 +163,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     ) -> empty_pb2.Empty:
         name = parse_calendar(request.name)
         p, account_id = self.rt.account(name.account)
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_CALENDAR_WRITE)
         await connector.delete_calendar(
             account_id, name.calendar, request.etag, WriteContext(p.token_id)
         )
@@ -180,7 +177,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         parent = parse_calendar(request.parent, "parent")
         _, account_id = self.rt.account(parent.account, "parent")
         page_request, digest = self.rt.pages.start(request)
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_SCHEDULES)
         page = await connector.list_schedules(account_id, parent.calendar, page_request)
         return cal_pb.ListSchedulesResponse(
             schedules=page.items,
@@ -193,7 +190,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     ) -> cal_pb.Schedule:
         name = parse_calendar_child(request.name, "schedules")
         _, account_id = self.rt.account(name.account)
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_SCHEDULES)
         return await connector.get_schedule(account_id, name.calendar, name.id)
 
     async def CreateSchedule(
@@ -206,7 +203,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         check_id(bad, "schedule_id", request.schedule_id, CHILD_ID_RE)
         check_request_id(bad, "request_id", request.request_id)
         bad.raise_if_any()
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_SCHEDULES)
         schedule = cal_pb.Schedule()
         schedule.CopyFrom(request.schedule)
         if not schedule.time_zone:
@@ -239,7 +236,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
             keep_if_empty=("time_zone",),
         )
         bad.raise_if_any()
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_SCHEDULES)
         return await connector.update_schedule(
             account_id,
             name.calendar,
@@ -254,7 +251,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     ) -> empty_pb2.Empty:
         name = parse_calendar_child(request.name, "schedules")
         p, account_id = self.rt.account(name.account)
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_SCHEDULES)
         await connector.delete_schedule(
             account_id, name.calendar, name.id, request.etag, WriteContext(p.token_id)
         )
@@ -288,9 +285,9 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
     ) -> httpbody_pb2.HttpBody:
         name = parse_calendar(request.name)
         _, account_id = self.rt.account(name.account)
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_ICS_EXPORT)
         calendar = await connector.get_calendar(account_id, name.calendar)
-        events = await self.events.all_events(account_id, name.calendar)
+        events = await connector.all_events(account_id, name.calendar)
         if request.HasField("time_range"):
             events = _overlapping(events, request.time_range, calendar)
         return httpbody_pb2.HttpBody(
@@ -305,7 +302,7 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         bad = BadRequestBuilder()
         check_request_id(bad, "request_id", request.request_id)
         bad.raise_if_any()
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_ICS_IMPORT)
         calendar = await connector.get_calendar(account_id, parent.calendar)
         parsed = from_ics(request.ics.data, default_zone=calendar.time_zone or "UTC")
         events = [
@@ -324,8 +321,8 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
             )
 
         async def run(ctx: WriteContext) -> cal_pb.ImportCalendarResponse:
-            counts = await import_events(
-                self.rt.store, account_id, parent.calendar, events, exceptions, ctx
+            counts = await connector.import_events(
+                account_id, parent.calendar, events, exceptions, ctx
             )
             return cal_pb.ImportCalendarResponse(
                 created_count=counts.created,

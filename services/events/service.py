@@ -7,15 +7,16 @@ import uuid
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import common_pb2
 from almanac.v1 import event_service_pb2 as ev_pb
 from almanac.v1 import event_service_pb2_grpc as ev_grpc
 from google.protobuf import empty_pb2
 
-from connectors.base import Page, WriteContext
-from connectors.local.events import EventQuery, LocalEvents
+from connectors.base import AccountConnector, Capability, EventQuery, Page, WriteContext
 from connectors.recurrence import from_proto, to_proto, to_utc
+from connectors.store.rows import us_from_timestamp
 from services.events.checks import OUTPUT_ONLY, check_event, merge_custom_properties, normalize
 from services.runtime.context import Context, Runtime
 from services.runtime.errors import BadRequestBuilder
@@ -38,30 +39,33 @@ _ORDER = {"start", "create_time", "update_time"}
 class EventService(ev_grpc.EventServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.events = LocalEvents(rt.store)
 
-    async def _calendar(self, name: str, field: str) -> tuple[str, str, cal_pb.Calendar]:
+    async def _calendar(
+        self, name: str, field: str, need: Capability = acc_pb.CAPABILITY_EVENTS
+    ) -> tuple[AccountConnector, str, str, cal_pb.Calendar]:
         parsed = parse_calendar(name, field)
         _, account_id = self.rt.account(parsed.account, field)
-        connector = await self.rt.calendars(account_id)
+        connector = await self.rt.connector(account_id, need)
         calendar = await connector.get_calendar(account_id, parsed.calendar)
-        return account_id, parsed.calendar, calendar
+        return connector, account_id, parsed.calendar, calendar
 
     async def _event_name(
-        self, name: str, field: str
-    ) -> tuple[str, str, str, cal_pb.Calendar, ZoneInfo]:
+        self, name: str, field: str, need: Capability = acc_pb.CAPABILITY_EVENTS
+    ) -> tuple[AccountConnector, str, str, str, cal_pb.Calendar, ZoneInfo]:
         parsed = parse_calendar_child(name, "events", field)
-        account_id, calendar_id, calendar = await self._calendar(str(parsed.parent), field)
-        return account_id, calendar_id, parsed.id, calendar, _zone(calendar)
+        connector, account_id, calendar_id, calendar = await self._calendar(
+            str(parsed.parent), field, need
+        )
+        return connector, account_id, calendar_id, parsed.id, calendar, _zone(calendar)
 
     async def ListEvents(
         self, request: ev_pb.ListEventsRequest, context: Context
     ) -> ev_pb.ListEventsResponse:
-        account_id, calendar_id, calendar = await self._calendar(request.parent, "parent")
+        events, account_id, calendar_id, calendar = await self._calendar(request.parent, "parent")
         query = _list_query(request, calendar)
         page_request, digest = self.rt.pages.start(request)
         page_request = replace(page_request, max_bytes=page_budget(self.rt.settings))
-        page = await self.events.list_events(account_id, calendar_id, query, page_request)
+        page = await events.list_events(account_id, calendar_id, query, page_request)
         return ev_pb.ListEventsResponse(
             events=[_shown(e, request.include_raw) for e in page.items],
             next_page_token=self.rt.pages.next_token(page, digest),
@@ -69,18 +73,22 @@ class EventService(ev_grpc.EventServiceServicer):
         )
 
     async def GetEvent(self, request: ev_pb.GetEventRequest, context: Context) -> ev_pb.Event:
-        account_id, calendar_id, event_id, _, zone = await self._event_name(request.name, "name")
+        events, account_id, calendar_id, event_id, _, zone = await self._event_name(
+            request.name, "name"
+        )
         if request.instance_index < 0:
             bad = BadRequestBuilder()
             bad.add("instance_index", "must be 1 or more (0: the event itself)")
             bad.raise_if_any()
-        event = await self.events.get_event(
+        event = await events.get_event(
             account_id, calendar_id, event_id, zone, request.instance_index
         )
         return _shown(event, request.include_raw)
 
     async def CreateEvent(self, request: ev_pb.CreateEventRequest, context: Context) -> ev_pb.Event:
-        account_id, calendar_id, calendar = await self._calendar(request.parent, "parent")
+        events, account_id, calendar_id, calendar = await self._calendar(
+            request.parent, "parent", acc_pb.CAPABILITY_EVENT_WRITE
+        )
         bad = BadRequestBuilder()
         if not request.HasField("event"):
             bad.add("event", "is required")
@@ -96,14 +104,14 @@ class EventService(ev_grpc.EventServiceServicer):
         event_id = request.event_id or _new_event_id()
 
         async def create(ctx: WriteContext) -> ev_pb.Event:
-            return await self.events.create_event(account_id, calendar_id, event, event_id, ctx)
+            return await events.create_event(account_id, calendar_id, event, event_id, ctx)
 
         created = await self.rt.idempotent(request, "CreateEvent", ev_pb.Event, create)
         return _shown(created, include_raw=True)
 
     async def UpdateEvent(self, request: ev_pb.UpdateEventRequest, context: Context) -> ev_pb.Event:
-        account_id, calendar_id, event_id, calendar, zone = await self._event_name(
-            request.event.name, "event.name"
+        events, account_id, calendar_id, event_id, calendar, zone = await self._event_name(
+            request.event.name, "event.name", acc_pb.CAPABILITY_EVENT_WRITE
         )
         bad = BadRequestBuilder()
         apply_update_mask(
@@ -140,7 +148,7 @@ class EventService(ev_grpc.EventServiceServicer):
             changed = [p for p in changed if _differs(current, updated, p)]
             return updated, changed
 
-        updated = await self.events.update_event(
+        updated = await events.update_event(
             account_id, calendar_id, event_id, apply, patch.etag, request.scope,
             WriteContext(principal().token_id), zone,
         )  # fmt: skip
@@ -149,12 +157,14 @@ class EventService(ev_grpc.EventServiceServicer):
     async def DeleteEvent(
         self, request: ev_pb.DeleteEventRequest, context: Context
     ) -> empty_pb2.Empty:
-        account_id, calendar_id, event_id, _, zone = await self._event_name(request.name, "name")
+        events, account_id, calendar_id, event_id, _, zone = await self._event_name(
+            request.name, "name", acc_pb.CAPABILITY_EVENT_WRITE
+        )
         if request.scope not in ev_pb.RecurrenceScope.values():
             bad = BadRequestBuilder()
             bad.add("scope", "unknown value")
             bad.raise_if_any()
-        await self.events.delete_event(
+        await events.delete_event(
             account_id, calendar_id, event_id, request.etag, request.scope,
             WriteContext(principal().token_id), zone,
         )  # fmt: skip
@@ -163,8 +173,10 @@ class EventService(ev_grpc.EventServiceServicer):
     async def ListEventInstances(
         self, request: ev_pb.ListEventInstancesRequest, context: Context
     ) -> ev_pb.ListEventInstancesResponse:
-        account_id, calendar_id, event_id, _, zone = await self._event_name(request.name, "name")
-        master = await self.events.get_event(account_id, calendar_id, event_id, zone)
+        events, account_id, calendar_id, event_id, _, zone = await self._event_name(
+            request.name, "name"
+        )
+        master = await events.get_event(account_id, calendar_id, event_id, zone)
         if master.recurrence_type != ev_pb.RECURRENCE_TYPE_MASTER:
             bad = BadRequestBuilder()
             bad.add("name", "must name a recurring series")
@@ -186,7 +198,7 @@ class EventService(ev_grpc.EventServiceServicer):
         )
         page_request, digest = self.rt.pages.start(request)
         page_request = replace(page_request, max_bytes=page_budget(self.rt.settings))
-        page: Page[ev_pb.Event] = await self.events.list_events(
+        page: Page[ev_pb.Event] = await events.list_events(
             account_id, calendar_id, query, page_request
         )
         return ev_pb.ListEventInstancesResponse(
@@ -285,7 +297,7 @@ def _list_query(request: ev_pb.ListEventsRequest, calendar: cal_pb.Calendar) -> 
     updated_after = None
     if request.HasField("updated_after"):
         ts = request.updated_after
-        updated_after = ts.seconds * 1_000_000 + ts.nanos // 1000
+        updated_after = us_from_timestamp(ts)
     return EventQuery(
         window_start=start,
         window_end=end,

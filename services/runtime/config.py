@@ -188,6 +188,24 @@ def _http_url(raw: object) -> str:
     return value
 
 
+def _backends(raw: object) -> dict[str, str]:
+    if isinstance(raw, dict):
+        pairs = [(str(k), str(v)) for k, v in raw.items()]
+    elif isinstance(raw, str):
+        pairs = [tuple(p.split("=", 1)) for p in raw.split(",") if p.strip()]  # type: ignore[misc]
+    else:
+        raise ValueError(f"expected type=module:Class pairs, got {raw!r}")
+    out = {}
+    for pair in pairs:
+        if len(pair) != 2 or pair[0].strip() not in _CONNECTOR_TYPES or ":" not in pair[1]:
+            raise ValueError(f"expected type=module:Class with type one of "
+                             f"{', '.join(_CONNECTOR_TYPES)}, got {'='.join(pair)!r}")  # fmt: skip
+        out[pair[0].strip()] = pair[1].strip()
+    return out
+
+
+_CONNECTOR_TYPES = ("caldav", "google", "microsoft_graph")
+
 # --- the table ----------------------------------------------------------------
 
 _PORT = _int(0, 65535)
@@ -207,6 +225,8 @@ _OPTIONS = [
     Option("resource_port", 50055, _PORT_HELP.format("resource"), _PORT, "port"),
     Option("availability_port", 50056, _PORT_HELP.format("availability"), _PORT, "port"),
     Option("activity_port", 50057, _PORT_HELP.format("activity"), _PORT, "port"),
+    Option("sync_port", 50058, "TCP port of the sync worker's gRPC health endpoint.",
+           _PORT, "port"),
     Option("bootstrap_token", None,
            "If set, a token with the global `admin` scope is created with this value at "
            "start-up (first run only), so the first account can be connected.",
@@ -269,6 +289,28 @@ _OPTIONS = [
            "How long a stream may be unable to send (its client not reading) before it ends "
            "with RESOURCE_EXHAUSTED.",
            _float(0, exclusive=True), "seconds"),
+    Option("connector_backends", {},
+           "Remote connector backends beyond the built-in ones, as `type=module:Class` pairs "
+           "separated by commas (type: `caldav`, `google` or `microsoft_graph`; the class "
+           "extends `connectors.remote.RemoteBackend`).",
+           _backends, "mapping"),
+    Option("upstream_timeout_seconds", 10.0,
+           "How long a write to a remote account waits for its upstream before failing "
+           "with UNAVAILABLE (nothing is written then).",
+           _float(0, exclusive=True), "seconds"),
+    Option("sync_interval_seconds", 60.0,
+           "How often the sync worker pulls each remote account's changes (SyncAccount "
+           "asks for one at once).",
+           _float(0, exclusive=True), "seconds"),
+    Option("sync_poll_seconds", 1.0,
+           "How often the sync worker looks for accounts that are due.",
+           _float(0, exclusive=True), "seconds"),
+    Option("sync_lease_seconds", 60.0,
+           "How long a sync worker holds an account without renewing; another worker "
+           "takes it over after that (e.g. when one died).",
+           _float(0, exclusive=True), "seconds"),
+    Option("sync_concurrency", 4, "Accounts one sync worker syncs at once.",
+           _int(1, 256), "count"),
 ]  # fmt: skip
 
 SCHEMA: dict[str, Option] = {o.name: o for o in _OPTIONS}
@@ -276,40 +318,52 @@ SCHEMA: dict[str, Option] = {o.name: o for o in _OPTIONS}
 SERVICE_PORT_OPTIONS = tuple(n for n in SCHEMA if n.endswith("_port"))
 
 
+def _default(name: str) -> Any:
+    """The table's default: the dataclass below only spells out types for mypy."""
+    return SCHEMA[name].default
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Validated settings; build with `load_settings`, never by hand in services."""
 
-    store_url: str = "sqlite:///./data/almanac.db"
-    host: str = "127.0.0.1"
-    account_port: int = 50051
-    calendar_port: int = 50052
-    event_port: int = 50053
-    contact_port: int = 50054
-    resource_port: int = 50055
-    availability_port: int = 50056
-    activity_port: int = 50057
-    bootstrap_token: str | None = field(default=None, repr=False)
-    log_level: str = "INFO"
-    access_log: bool = True
-    otel_exporter: str = "none"
-    otel_endpoint: str = "http://127.0.0.1:4317"
-    grace_seconds: float = 5.0
-    drain_seconds: float = 0.5
-    keepalive_time_ms: int = 30000
-    keepalive_timeout_ms: int = 10000
-    max_receive_message_bytes: int = 4 << 20
-    max_send_message_bytes: int = 16 << 20
-    max_concurrent_rpcs: int | None = None
-    tls_cert_file: str | None = None
-    tls_key_file: str | None = None
-    tls_client_ca_file: str | None = None
-    page_token_secret: str | None = field(default=None, repr=False)
-    activity_heartbeat_seconds: float = 15.0
-    activity_retention_days: float = 30.0
-    activity_poll_seconds: float = 0.01
-    activity_ring_size: int = 10_000
-    activity_slow_seconds: float = 30.0
+    store_url: str = _default("store_url")
+    host: str = _default("host")
+    account_port: int = _default("account_port")
+    calendar_port: int = _default("calendar_port")
+    event_port: int = _default("event_port")
+    contact_port: int = _default("contact_port")
+    resource_port: int = _default("resource_port")
+    availability_port: int = _default("availability_port")
+    activity_port: int = _default("activity_port")
+    sync_port: int = _default("sync_port")
+    bootstrap_token: str | None = field(default=_default("bootstrap_token"), repr=False)
+    log_level: str = _default("log_level")
+    access_log: bool = _default("access_log")
+    otel_exporter: str = _default("otel_exporter")
+    otel_endpoint: str = _default("otel_endpoint")
+    grace_seconds: float = _default("grace_seconds")
+    drain_seconds: float = _default("drain_seconds")
+    keepalive_time_ms: int = _default("keepalive_time_ms")
+    keepalive_timeout_ms: int = _default("keepalive_timeout_ms")
+    max_receive_message_bytes: int = _default("max_receive_message_bytes")
+    max_send_message_bytes: int = _default("max_send_message_bytes")
+    max_concurrent_rpcs: int | None = _default("max_concurrent_rpcs")
+    tls_cert_file: str | None = _default("tls_cert_file")
+    tls_key_file: str | None = _default("tls_key_file")
+    tls_client_ca_file: str | None = _default("tls_client_ca_file")
+    page_token_secret: str | None = field(default=_default("page_token_secret"), repr=False)
+    activity_heartbeat_seconds: float = _default("activity_heartbeat_seconds")
+    activity_retention_days: float = _default("activity_retention_days")
+    activity_poll_seconds: float = _default("activity_poll_seconds")
+    activity_ring_size: int = _default("activity_ring_size")
+    activity_slow_seconds: float = _default("activity_slow_seconds")
+    connector_backends: dict[str, str] = field(default_factory=dict)
+    upstream_timeout_seconds: float = _default("upstream_timeout_seconds")
+    sync_interval_seconds: float = _default("sync_interval_seconds")
+    sync_poll_seconds: float = _default("sync_poll_seconds")
+    sync_lease_seconds: float = _default("sync_lease_seconds")
+    sync_concurrency: int = _default("sync_concurrency")
 
     def __post_init__(self) -> None:
         # Direct construction (tests, embedding) is validated like load_settings.
@@ -340,12 +394,9 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-# The dataclass spells out types for mypy; the table is what parses. Keep
-# them in lock-step (a mismatch is a bug found at import, not at runtime).
+# The dataclass spells out types for mypy; the table is what parses and what
+# the defaults come from. A field missing on either side fails at import.
 assert [f.name for f in dataclasses.fields(Settings)] == list(SCHEMA), "SCHEMA/Settings drift"
-assert all(f.default == SCHEMA[f.name].default for f in dataclasses.fields(Settings)), (
-    "SCHEMA/Settings default drift"
-)
 
 
 def _parse(option: Option, raw: object, source: str) -> Any:

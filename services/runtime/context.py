@@ -6,22 +6,19 @@ before existence), find its connector, run an idempotent create.
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
-from almanac.v1 import account_service_pb2 as acc_pb
 from google.protobuf.message import Message
 
-from connectors.base import WriteContext
-from connectors.errors import NotFound, Unsupported
-from connectors.local import LocalConnector
+from connectors.base import AccountConnector, Capability, WriteContext
+from connectors.registry import Connectors
 from connectors.state.accounts import Registry
 from connectors.state.idempotency import RequestReplayed, lookup, request_hash
-from connectors.store import IntegrityError, Store, open_store
+from connectors.state.meta import deployment_secret
+from connectors.store import Store, open_store
 from services.runtime.config import Settings
 from services.runtime.names import resolve_account_id
 from services.runtime.pagination import PageTokens
@@ -45,13 +42,10 @@ class Runtime:
     store: Store
     registry: Registry
     pages: PageTokens
-    _connector_types: dict[str, tuple[int, float]] = field(default_factory=dict)
-
-    @property
-    def local(self) -> LocalConnector:
-        return self.registry.local
+    connectors: Connectors
 
     async def aclose(self) -> None:
+        await self.connectors.aclose()
         await self.store.close()
 
     def account(self, account: str, field_name: str = "name") -> tuple[Principal, str]:
@@ -61,27 +55,9 @@ class Runtime:
         require_account(account_id)
         return p, account_id
 
-    async def calendars(self, account_id: str) -> LocalConnector:
-        """The connector serving ``account_id``'s calendars."""
-        now = time.monotonic()
-        cached = self._connector_types.get(account_id)
-        if cached is None or cached[1] < now:
-            row = await self.store.fetchone(
-                "SELECT connector FROM accounts WHERE id = ?", account_id
-            )
-            if row is None:
-                raise NotFound(f"account accounts/{account_id} not found")
-            kind: int = acc_pb.ConnectorType.Value(row["connector"])
-            cached = (kind, now + _CONNECTOR_CACHE_SECONDS)
-            self._connector_types[account_id] = cached
-        if cached[0] == acc_pb.CONNECTOR_TYPE_LOCAL:
-            return self.local
-        kind_name = acc_pb.ConnectorType.Name(cached[0])  # type: ignore[arg-type]
-        raise Unsupported(
-            f"the {kind_name} connector is not available in this"
-            " build yet; only CONNECTOR_TYPE_LOCAL accounts are served",
-            reason="CONNECTOR_NOT_AVAILABLE",
-        )
+    async def connector(self, account_id: str, *needs: Capability) -> AccountConnector:
+        """The connector serving ``account_id``; UNIMPLEMENTED if it lacks a need."""
+        return await self.connectors.connector_for(account_id, *needs)
 
     async def idempotent(
         self,
@@ -89,17 +65,23 @@ class Runtime:
         method: str,
         result_type: type[M],
         create: Callable[[WriteContext], Awaitable[M]],
+        replayed: Callable[[bytes], M] | None = None,
     ) -> M:
-        """Run ``create`` once per ``request.request_id`` (AIP-155)."""
+        """Run ``create`` once per ``request.request_id`` (AIP-155).
+
+        A retry gets the first result, or what ``replayed`` makes of the
+        stored bytes (it may raise instead, when the result cannot be shown twice).
+        """
         p = principal()
         request_id: str = getattr(request, "request_id", "")
         if not request_id:
             return await create(WriteContext(actor=p.token_id))
         scope = f"{p.token_id}|{method}"
         digest = request_hash(request)
+        again = replayed or result_type.FromString
         stored = await lookup(self.store, scope, request_id, digest)
         if stored is not None:
-            return result_type.FromString(stored)
+            return again(stored)
         ctx = WriteContext(p.token_id, request_id, digest, scope)
         try:
             return await create(ctx)
@@ -107,26 +89,7 @@ class Runtime:
             stored = await lookup(self.store, scope, request_id, digest)
             if stored is None:
                 raise
-            return result_type.FromString(stored)
-
-
-async def _page_secret(store: Store, configured: str) -> bytes:
-    """The page-token key: configured, else one per deployment kept in the store."""
-    if configured:
-        return configured.encode()
-    row = await store.fetchone("SELECT value FROM meta WHERE key = 'page_token_secret'")
-    if row is None:
-        try:
-            async with store.transaction() as tx:
-                await tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('page_token_secret', ?)",
-                    secrets.token_hex(32),
-                )
-        except IntegrityError:
-            pass  # another process won the race; read its value
-        row = await store.fetchone("SELECT value FROM meta WHERE key = 'page_token_secret'")
-    assert row is not None
-    return str(row["value"]).encode()
+            return again(stored)
 
 
 async def open_runtime(settings: Settings) -> Runtime:
@@ -134,5 +97,9 @@ async def open_runtime(settings: Settings) -> Runtime:
     registry = Registry(store)
     if settings.bootstrap_token:
         await registry.bootstrap(settings.bootstrap_token)
-    pages = PageTokens(await _page_secret(store, settings.page_token_secret or ""))
-    return Runtime(settings, store, registry, pages)
+    secret = settings.page_token_secret or await deployment_secret(store, "page_token_secret")
+    pages = PageTokens(secret.encode())
+    connectors = Connectors(
+        store, registry, settings.connector_backends, settings.upstream_timeout_seconds
+    )
+    return Runtime(settings, store, registry, pages, connectors)

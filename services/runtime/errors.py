@@ -159,7 +159,7 @@ def to_status(exc: BaseException) -> status_pb2.Status:
         rule = _rule_for(exc) or _INTERNAL
         code, message = rule.code, exc.message or rule.code.name.replace("_", " ").lower()
         reason, metadata = exc.reason or rule.reason, exc.metadata
-        if isinstance(exc, ce.RateLimited) and exc.retry_after is not None:
+        if isinstance(exc, ce.RateLimited | ce.Unavailable) and exc.retry_after is not None:
             details.append(error_details_pb2.RetryInfo(retry_delay=_retry_delay(exc.retry_after)))
         if isinstance(exc, ce.InvalidArgument) and exc.violations:
             details.append(

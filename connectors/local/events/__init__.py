@@ -15,11 +15,20 @@ comment). Scopes of a change to a series:
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
 
 from almanac.v1 import event_service_pb2 as ev_pb
 
-from connectors.base import Page, PageRequest, WriteContext
+from connectors.base import (
+    BusyBlock,
+    EventMutation,
+    EventQuery,
+    ImportCounts,
+    Page,
+    PageRequest,
+    WriteContext,
+)
 from connectors.errors import AlreadyExists, InvalidArgument, NotFound, OutOfRange
 from connectors.recurrence import (
     Occurrence,
@@ -34,22 +43,50 @@ from connectors.recurrence import (
 from connectors.state.idempotency import claim, fulfil
 from connectors.store import IntegrityError, Row, Store
 
-from .query import EventQuery, ListingCache, list_events
+from ..hooks import Upstream
+from .busy import busy_blocks
+from .importing import import_events
+from .query import ListingCache, list_events
 from .records import KIND_EXCEPTION, KIND_MASTER, project_instance
-from .writes import EventMutation, EventTx, check_etag
+from .writes import EventTx, check_etag
 
-__all__ = ["EventQuery", "LocalEvents"]
+__all__ = ["LocalEvents"]
 
 _SCOPE = ev_pb.RecurrenceScope
 
 
 class LocalEvents:
-    def __init__(self, store: Store) -> None:
+    """The ``EventStore``, ``BusyTime`` and ``IcsImport`` capabilities."""
+
+    def __init__(self, store: Store, upstream: Upstream | None = None) -> None:
         self._store = store
+        self._upstream = upstream
         self._listings = ListingCache()
 
     def _etx(self, tx: object, account: str, calendar: str, ctx: WriteContext) -> EventTx:
         return EventTx(tx, self._store.dialect, account, calendar, ctx)  # type: ignore[arg-type]
+
+    async def _through(self, etx: EventTx) -> None:
+        """Before commit: send what changed upstream (a remote account's mirror)."""
+        if self._upstream is not None:
+            await self._upstream.series_changed(etx.tx, etx.account, etx.calendar, etx.touched)
+
+    async def busy_blocks(
+        self, account: str, calendar: str, window_start: datetime, window_end: datetime,
+        zone: tzinfo, who: str = "", *, with_ids: bool = False,
+    ) -> list[BusyBlock]:  # fmt: skip
+        return await busy_blocks(
+            self._store, account, calendar, window_start, window_end, zone, who,
+            with_ids=with_ids,
+        )  # fmt: skip
+
+    async def import_events(
+        self, account: str, calendar: str, events: Sequence[ev_pb.Event],
+        exceptions: Sequence[ev_pb.Event], ctx: WriteContext, response: bytes | None = None,
+    ) -> ImportCounts:  # fmt: skip
+        return await import_events(
+            self._store, account, calendar, events, exceptions, ctx, response, self._through
+        )
 
     # -- reads ------------------------------------------------------------
 
@@ -161,7 +198,8 @@ class LocalEvents:
                 await etx.check_create(event.ical_uid)
                 await claim(tx, ctx)
                 event.name = etx.name_of(event_id)
-                await etx.insert(event_id, event, defer=True)
+                await etx.insert(event_id, event, defer=self._upstream is None)
+                await self._through(etx)
                 await fulfil(tx, ctx, event.SerializeToString(deterministic=True))
         except IntegrityError as exc:  # the deferred insert met an existing id at commit
             raise AlreadyExists(f"event {etx.name_of(event_id)} already exists") from exc
@@ -182,36 +220,45 @@ class LocalEvents:
     ) -> ev_pb.Event:
         async with self._store.transaction() as tx:
             etx = self._etx(tx, account, calendar, ctx)
-            row = await etx.row(event_id)
-            if row is not None and row["kind"] != KIND_EXCEPTION:
-                if row["kind"] == KIND_MASTER and scope == _SCOPE.RECURRENCE_SCOPE_THIS_INSTANCE:
-                    raise _instance_scope_needs_instance()
-                return await self._replace(etx, row, apply, etag)
-            if row is not None and scope in (
-                _SCOPE.RECURRENCE_SCOPE_UNSPECIFIED,
-                _SCOPE.RECURRENCE_SCOPE_THIS_INSTANCE,
-            ):
-                return await self._replace(etx, row, apply, etag)
-            master, occurrence = await self._occurrence(tx, account, calendar, event_id, zone)
-            master_id = master.name.rsplit("/", 1)[1]
-            master_row = await etx.row(master_id)
-            assert master_row is not None
-            if scope == _SCOPE.RECURRENCE_SCOPE_ALL or (
-                scope == _SCOPE.RECURRENCE_SCOPE_THIS_AND_FOLLOWING and occurrence.index == 1
-            ):
-                return await self._replace(etx, master_row, _series_only(apply), etag)
-            if scope == _SCOPE.RECURRENCE_SCOPE_THIS_AND_FOLLOWING:
-                return await self._split(etx, master, occurrence, apply, etag)
-            # This instance, never modified before: it becomes an exception.
-            check_etag(master, etag)
-            base = project_instance(master, occurrence)
-            updated, _ = apply(base)
-            _check_instance_change(base, updated)
-            if updated.status == ev_pb.EVENT_STATUS_CANCELLED:
-                await self._cancel_instance(etx, master, updated, exists=False)
-                return updated
-            await etx.insert(event_id, updated, master_id, occurrence.instance_id_suffix)
+            updated = await self._update(etx, event_id, apply, etag, scope, zone)
+            await self._through(etx)
             return updated
+
+    async def _update(
+        self, etx: EventTx, event_id: str, apply: EventMutation, etag: str, scope: int,
+        zone: tzinfo,
+    ) -> ev_pb.Event:  # fmt: skip
+        tx, account, calendar = etx.tx, etx.account, etx.calendar
+        row = await etx.row(event_id)
+        if row is not None and row["kind"] != KIND_EXCEPTION:
+            if row["kind"] == KIND_MASTER and scope == _SCOPE.RECURRENCE_SCOPE_THIS_INSTANCE:
+                raise _instance_scope_needs_instance()
+            return await self._replace(etx, row, apply, etag)
+        if row is not None and scope in (
+            _SCOPE.RECURRENCE_SCOPE_UNSPECIFIED,
+            _SCOPE.RECURRENCE_SCOPE_THIS_INSTANCE,
+        ):
+            return await self._replace(etx, row, apply, etag)
+        master, occurrence = await self._occurrence(tx, account, calendar, event_id, zone)
+        master_id = master.name.rsplit("/", 1)[1]
+        master_row = await etx.row(master_id)
+        assert master_row is not None
+        if scope == _SCOPE.RECURRENCE_SCOPE_ALL or (
+            scope == _SCOPE.RECURRENCE_SCOPE_THIS_AND_FOLLOWING and occurrence.index == 1
+        ):
+            return await self._replace(etx, master_row, _series_only(apply), etag)
+        if scope == _SCOPE.RECURRENCE_SCOPE_THIS_AND_FOLLOWING:
+            return await self._split(etx, master, occurrence, apply, etag)
+        # This instance, never modified before: it becomes an exception.
+        check_etag(master, etag)
+        base = project_instance(master, occurrence)
+        updated, _ = apply(base)
+        _check_instance_change(base, updated)
+        if updated.status == ev_pb.EVENT_STATUS_CANCELLED:
+            await self._cancel_instance(etx, master, updated, exists=False)
+            return updated
+        await etx.insert(event_id, updated, master_id, occurrence.instance_id_suffix)
+        return updated
 
     async def _replace(
         self, etx: EventTx, row: Row, apply: EventMutation, etag: str
@@ -301,37 +348,42 @@ class LocalEvents:
     ) -> None:
         async with self._store.transaction() as tx:
             etx = self._etx(tx, account, calendar, ctx)
-            row = await etx.row(event_id)
-            if row is not None and row["kind"] != KIND_EXCEPTION:
-                if row["kind"] == KIND_MASTER and scope == _SCOPE.RECURRENCE_SCOPE_THIS_INSTANCE:
-                    raise _instance_scope_needs_instance()
-                await self._delete_row(etx, row, etag)
-                return
-            master, occurrence = await self._occurrence(tx, account, calendar, event_id, zone)
-            master_id = master.name.rsplit("/", 1)[1]
-            master_row = await etx.row(master_id)
-            assert master_row is not None
-            current = ev_pb.Event.FromString(bytes(row["body"])) if row is not None else master
-            check_etag(current, etag)
-            first = occurrence.index == 1
-            if scope == _SCOPE.RECURRENCE_SCOPE_ALL or (
-                scope == _SCOPE.RECURRENCE_SCOPE_THIS_AND_FOLLOWING and first
-            ):
-                await self._delete_row(etx, master_row, "")
-                return
-            instance = project_instance(master, occurrence)
-            original = from_proto(instance.original_start)
-            updated = ev_pb.Event()
-            updated.CopyFrom(master)
-            if scope == _SCOPE.RECURRENCE_SCOPE_THIS_AND_FOLLOWING:
-                updated.recurrence.CopyFrom(
-                    truncate_before(master.start, master.recurrence, original)
-                )
-                await etx.replace(master_id, updated, ["recurrence"], previous_kind=KIND_MASTER)
-                await self._drop_stale_exceptions(etx, updated)
-                return
-            kept = ev_pb.Event.FromString(bytes(row["body"])) if row is not None else instance
-            await self._cancel_instance(etx, master, kept, exists=row is not None)
+            await self._delete(etx, event_id, etag, scope, zone)
+            await self._through(etx)
+
+    async def _delete(
+        self, etx: EventTx, event_id: str, etag: str, scope: int, zone: tzinfo
+    ) -> None:
+        tx, account, calendar = etx.tx, etx.account, etx.calendar
+        row = await etx.row(event_id)
+        if row is not None and row["kind"] != KIND_EXCEPTION:
+            if row["kind"] == KIND_MASTER and scope == _SCOPE.RECURRENCE_SCOPE_THIS_INSTANCE:
+                raise _instance_scope_needs_instance()
+            await self._delete_row(etx, row, etag)
+            return
+        master, occurrence = await self._occurrence(tx, account, calendar, event_id, zone)
+        master_id = master.name.rsplit("/", 1)[1]
+        master_row = await etx.row(master_id)
+        assert master_row is not None
+        current = ev_pb.Event.FromString(bytes(row["body"])) if row is not None else master
+        check_etag(current, etag)
+        first = occurrence.index == 1
+        if scope == _SCOPE.RECURRENCE_SCOPE_ALL or (
+            scope == _SCOPE.RECURRENCE_SCOPE_THIS_AND_FOLLOWING and first
+        ):
+            await self._delete_row(etx, master_row, "")
+            return
+        instance = project_instance(master, occurrence)
+        original = from_proto(instance.original_start)
+        updated = ev_pb.Event()
+        updated.CopyFrom(master)
+        if scope == _SCOPE.RECURRENCE_SCOPE_THIS_AND_FOLLOWING:
+            updated.recurrence.CopyFrom(truncate_before(master.start, master.recurrence, original))
+            await etx.replace(master_id, updated, ["recurrence"], previous_kind=KIND_MASTER)
+            await self._drop_stale_exceptions(etx, updated)
+            return
+        kept = ev_pb.Event.FromString(bytes(row["body"])) if row is not None else instance
+        await self._cancel_instance(etx, master, kept, exists=row is not None)
 
     async def _cancel_instance(
         self, etx: EventTx, master: ev_pb.Event, instance: ev_pb.Event, *, exists: bool

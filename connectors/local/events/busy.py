@@ -9,24 +9,17 @@ plain tuples: a query over 20 busy calendars returns tens of thousands.
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
-from typing import NamedTuple
 
 from almanac.v1 import event_service_pb2 as ev_pb
 
+from connectors.base import BusyBlock
 from connectors.recurrence import expand, to_utc
 from connectors.store import Row, Store
 
 from .records import MAX_OFFSET, from_us, place, shift, us
 from .writes import BUSY_TENTATIVE
 
-__all__ = ["BusyBlock", "busy_blocks"]
-
-
-class BusyBlock(NamedTuple):
-    start_us: int
-    end_us: int
-    tentative: bool
-    event_id: str  # the event or instance id in its calendar; "" unless asked for
+__all__ = ["busy_blocks"]
 
 
 # Exact window for timed rows; all-day and floating rows (stored as UTC) are

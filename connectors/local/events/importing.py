@@ -10,12 +10,11 @@ event that keeps its original start.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 
 from almanac.v1 import event_service_pb2 as ev_pb
 
-from connectors.base import WriteContext
+from connectors.base import ImportCounts, WriteContext
 from connectors.recurrence import find_occurrence, from_proto
 from connectors.state.idempotency import claim, fulfil
 from connectors.store import Store
@@ -23,14 +22,7 @@ from connectors.store import Store
 from .records import KIND_MASTER
 from .writes import EventTx
 
-__all__ = ["ImportCounts", "import_events"]
-
-
-@dataclass(frozen=True)
-class ImportCounts:
-    created: int = 0
-    updated: int = 0
-    exceptions: int = 0
+__all__ = ["import_events"]
 
 
 async def import_events(
@@ -41,8 +33,10 @@ async def import_events(
     exceptions: Sequence[ev_pb.Event],
     ctx: WriteContext,
     response: bytes | None = None,
+    before_commit: Callable[[EventTx], Awaitable[None]] | None = None,
 ) -> ImportCounts:
-    """Store everything or nothing. ``response`` goes to the idempotency key."""
+    """Store everything or nothing. ``response`` goes to the idempotency key;
+    ``before_commit`` sees the transaction last (the mirror's write-through)."""
     created = updated = stored_exceptions = 0
     async with store.transaction() as tx:
         etx = EventTx(tx, store.dialect, account, calendar, ctx)
@@ -77,6 +71,8 @@ async def import_events(
                 continue
             await _exception(etx, found[0], found[1], exception)
             stored_exceptions += 1
+        if before_commit is not None:
+            await before_commit(etx)
         await fulfil(tx, ctx, response or b"")
     return ImportCounts(created, updated, stored_exceptions)
 

@@ -14,12 +14,12 @@ import bisect
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from almanac.v1 import event_service_pb2 as ev_pb
 
-from connectors.base import Page, PageRequest
+from connectors.base import EventQuery, Page, PageRequest
 from connectors.errors import InvalidArgument
 from connectors.recurrence import (
     Occurrence,
@@ -44,30 +44,9 @@ from .records import (
     us,
 )
 
-__all__ = ["EventQuery", "ListingCache", "list_events"]
+__all__ = ["ListingCache", "list_events"]
 
 ORDER_FIELDS = ("start", "create_time", "update_time")
-
-
-@dataclass(frozen=True)
-class EventQuery:
-    """What ``ListEvents`` asks for, already validated and defaulted."""
-
-    window_start: datetime | None
-    window_end: datetime | None
-    zone: tzinfo  # the calendar's, for all-day and floating times
-    instances: bool = True
-    order_field: str = "start"
-    descending: bool = False
-    updated_after_us: int | None = None
-    show_deleted: bool = False
-    category: str = ""
-    event_type: str = ""
-    attendee_email: str = ""
-    text: str = ""
-    limit: int = 50_000
-    only_series: str = ""  # ListEventInstances: the one master to expand
-    truncate: bool = False  # past `limit`: keep the first ones instead of failing
 
 
 @dataclass(order=True)

@@ -24,6 +24,7 @@ from connectors.recurrence import (
     to_proto,
     to_utc,
 )
+from connectors.store.rows import us_from_datetime as us
 
 __all__ = [
     "ENDLESS_US",
@@ -56,12 +57,6 @@ MATERIALIZE_LIMIT = 2000
 # The largest UTC offset in use (+14:00, Kiritimati), by which a range query
 # widens for all-day and floating rows.
 MAX_OFFSET = timedelta(hours=14)
-
-
-def us(moment: datetime) -> int:
-    """Microseconds since the epoch of an aware datetime."""
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 _LATEST = datetime(9999, 12, 31, tzinfo=UTC)

@@ -10,7 +10,7 @@ deleted event stays as a tombstone (``deleted`` = 1) so incremental sync and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from almanac.v1 import activity_service_pb2 as act_pb
@@ -31,11 +31,6 @@ from .records import (
     event_span,
     materialize,
 )
-
-_TYPE_OF_KIND = {
-    KIND_SINGLE: ev_pb.RECURRENCE_TYPE_SINGLE,
-    KIND_MASTER: ev_pb.RECURRENCE_TYPE_MASTER,
-}
 
 __all__ = [
     "BUSY",
@@ -67,6 +62,8 @@ class EventTx:
     account: str
     calendar: str
     ctx: WriteContext
+    # The UIDs whose events changed: one upstream object each, for the mirror.
+    touched: set[str] = field(default_factory=set)
 
     @property
     def calendar_name(self) -> str:
@@ -157,6 +154,7 @@ class EventTx:
         IntegrityError, which the caller maps.
         """
         now = now_us()
+        self.touched.add(event.ical_uid)
         if tombstone:
             event.delete_time.CopyFrom(timestamp_from_us(now))
         kind = KIND_EXCEPTION if series_id else KIND_MASTER if _recurs(event) else KIND_SINGLE
@@ -192,6 +190,7 @@ class EventTx:
     ) -> None:
         """Store a new version of an existing row (which may change kind)."""
         now = now_us()
+        self.touched.add(event.ical_uid)
         kind = previous_kind
         if previous_kind != KIND_EXCEPTION:
             kind = KIND_MASTER if _recurs(event) else KIND_SINGLE
@@ -220,6 +219,7 @@ class EventTx:
     async def tombstone(self, event_id: str, event: ev_pb.Event, kind: int) -> None:
         """Mark a row deleted, keeping its last state for sync clients."""
         now = now_us()
+        self.touched.add(event.ical_uid)
         event.delete_time.CopyFrom(timestamp_from_us(now))
         body = self._seal(event, now, created=False)
         await self.tx.execute(

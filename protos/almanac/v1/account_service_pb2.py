@@ -32,7 +32,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n almanac/v1/account_service.proto\x12\nalmanac.v1\x1a\x18\x61lmanac/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x03\n\x07\x41\x63\x63ount\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\tconnector\x18\x03 \x01(\x0e\x32\x19.almanac.v1.ConnectorTypeB\x05\xe2\x41\x02\x02\x05\x12\x35\n\x08settings\x18\x04 \x01(\x0b\x32\x1d.almanac.v1.ConnectorSettingsB\x04\xe2\x41\x01\x01\x12\x1f\n\x11\x64\x65\x66\x61ult_time_zone\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01:?\xea\x41<\n\x13\x61lmanac.dev/Account\x12\x12\x61\x63\x63ounts/{account}*\x08\x61\x63\x63ounts2\x07\x61\x63\x63ount\"\xe7\x01\n\x11\x43onnectorSettings\x12*\n\x05local\x18\x01 \x01(\x0b\x32\x19.almanac.v1.LocalSettingsH\x00\x12,\n\x06\x63\x61ldav\x18\x02 \x01(\x0b\x32\x1a.almanac.v1.CalDavSettingsH\x00\x12,\n\x06google\x18\x03 \x01(\x0b\x32\x1a.almanac.v1.GoogleSettingsH\x00\x12=\n\x0fmicrosoft_graph\x18\x04 \x01(\x0b\x32\".almanac.v1.MicrosoftGraphSettingsH\x00\x42\x0b\n\tconnector\"\x0f\n\rLocalSettings\"o\n\x0e\x43\x61lDavSettings\x12\x11\n\x03url\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08username\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08password\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0chas_password\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xb9\x01\n\x0eGoogleSettings\x12\x17\n\tclient_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\rclient_secret\x18\x02 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1b\n\rrefresh_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0c\x61pi_base_url\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\ttoken_url\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1f\n\x11has_refresh_token\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xd7\x01\n\x16MicrosoftGraphSettings\x12\x14\n\x06tenant\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tclient_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\rclient_secret\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1b\n\rrefresh_token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0c\x61pi_base_url\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\ttoken_url\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1f\n\x11has_refresh_token\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xec\x02\n\x08\x41piToken\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06scopes\x18\x03 \x03(\tB\x04\xe2\x41\x01\x02\x12.\n\x08\x61\x63\x63ounts\x18\x04 \x03(\tB\x1c\xe2\x41\x01\x01\xfa\x41\x15\n\x13\x61lmanac.dev/Account\x12\x35\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:E\xea\x41\x42\n\x14\x61lmanac.dev/ApiToken\x12\x15\x61piTokens/{api_token}*\tapiTokens2\x08\x61piToken\"~\n\x14\x43reateAccountRequest\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.almanac.v1.AccountB\x04\xe2\x41\x01\x02\x12\x18\n\naccount_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12 \n\nrequest_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"?\n\x11GetAccountRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\"H\n\x13ListAccountsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"j\n\x14ListAccountsResponse\x12%\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x13.almanac.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"y\n\x14UpdateAccountRequest\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.almanac.v1.AccountB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"k\n\x14\x44\x65leteAccountRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x66orce\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\"h\n\x15\x43reateApiTokenRequest\x12-\n\tapi_token\x18\x01 \x01(\x0b\x32\x14.almanac.v1.ApiTokenB\x04\xe2\x41\x01\x02\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"Q\n\x16\x43reateApiTokenResponse\x12\'\n\tapi_token\x18\x01 \x01(\x0b\x32\x14.almanac.v1.ApiToken\x12\x0e\n\x06secret\x18\x02 \x01(\t\"e\n\x14ListApiTokensRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cshow_revoked\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\"Z\n\x15ListApiTokensResponse\x12(\n\napi_tokens\x18\x01 \x03(\x0b\x32\x14.almanac.v1.ApiToken\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x15RevokeApiTokenRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/ApiToken*\xa3\x01\n\rConnectorType\x12\x1e\n\x1a\x43ONNECTOR_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ONNECTOR_TYPE_LOCAL\x10\x01\x12\x19\n\x15\x43ONNECTOR_TYPE_CALDAV\x10\x02\x12\x19\n\x15\x43ONNECTOR_TYPE_GOOGLE\x10\x03\x12\"\n\x1e\x43ONNECTOR_TYPE_MICROSOFT_GRAPH\x10\x04\x32\xcc\x07\n\x0e\x41\x63\x63ountService\x12p\n\rCreateAccount\x12 .almanac.v1.CreateAccountRequest\x1a\x13.almanac.v1.Account\"(\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/accounts:\x07\x61\x63\x63ount\x12\x63\n\nGetAccount\x12\x1d.almanac.v1.GetAccountRequest\x1a\x13.almanac.v1.Account\"!\xe2\xe0\x18\x00\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=accounts/*}\x12k\n\x0cListAccounts\x12\x1f.almanac.v1.ListAccountsRequest\x1a .almanac.v1.ListAccountsResponse\"\x18\xe2\xe0\x18\x00\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x81\x01\n\rUpdateAccount\x12 .almanac.v1.UpdateAccountRequest\x1a\x13.almanac.v1.Account\"9\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02(2\x1d/v1/{account.name=accounts/*}:\x07\x61\x63\x63ount\x12s\n\rDeleteAccount\x12 .almanac.v1.DeleteAccountRequest\x1a\x16.google.protobuf.Empty\"(\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x17*\x15/v1/{name=accounts/*}\x12\x84\x01\n\x0e\x43reateApiToken\x12!.almanac.v1.CreateApiTokenRequest\x1a\".almanac.v1.CreateApiTokenResponse\"+\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1a\"\r/v1/apiTokens:\tapi_token\x12v\n\rListApiTokens\x12 .almanac.v1.ListApiTokensRequest\x1a!.almanac.v1.ListApiTokensResponse\" \xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/apiTokens\x12~\n\x0eRevokeApiToken\x12!.almanac.v1.RevokeApiTokenRequest\x1a\x14.almanac.v1.ApiToken\"3\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\"\"\x1d/v1/{name=apiTokens/*}:revoke:\x01*B8\n\x0e\x64\x65v.almanac.v1P\x01Z$almanac.dev/gen/almanac/v1;almanacv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n almanac/v1/account_service.proto\x12\nalmanac.v1\x1a\x18\x61lmanac/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x03\n\x07\x41\x63\x63ount\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\tconnector\x18\x03 \x01(\x0e\x32\x19.almanac.v1.ConnectorTypeB\x05\xe2\x41\x02\x02\x05\x12\x35\n\x08settings\x18\x04 \x01(\x0b\x32\x1d.almanac.v1.ConnectorSettingsB\x04\xe2\x41\x01\x01\x12\x1f\n\x11\x64\x65\x66\x61ult_time_zone\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\x12\x32\n\x0c\x63\x61pabilities\x18\t \x03(\x0e\x32\x16.almanac.v1.CapabilityB\x04\xe2\x41\x01\x03\x12/\n\nsync_state\x18\n \x01(\x0b\x32\x15.almanac.v1.SyncStateB\x04\xe2\x41\x01\x03:?\xea\x41<\n\x13\x61lmanac.dev/Account\x12\x12\x61\x63\x63ounts/{account}*\x08\x61\x63\x63ounts2\x07\x61\x63\x63ount\"\xfa\x01\n\tSyncState\x12\x35\n\x11last_success_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x03 \x01(\t\x12\x19\n\x11last_error_reason\x18\x04 \x01(\t\x12\x32\n\x0enext_sync_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14\x63onsecutive_failures\x18\x06 \x01(\x05\"\xe7\x01\n\x11\x43onnectorSettings\x12*\n\x05local\x18\x01 \x01(\x0b\x32\x19.almanac.v1.LocalSettingsH\x00\x12,\n\x06\x63\x61ldav\x18\x02 \x01(\x0b\x32\x1a.almanac.v1.CalDavSettingsH\x00\x12,\n\x06google\x18\x03 \x01(\x0b\x32\x1a.almanac.v1.GoogleSettingsH\x00\x12=\n\x0fmicrosoft_graph\x18\x04 \x01(\x0b\x32\".almanac.v1.MicrosoftGraphSettingsH\x00\x42\x0b\n\tconnector\"\x0f\n\rLocalSettings\"o\n\x0e\x43\x61lDavSettings\x12\x11\n\x03url\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08username\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08password\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0chas_password\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xb9\x01\n\x0eGoogleSettings\x12\x17\n\tclient_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\rclient_secret\x18\x02 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1b\n\rrefresh_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0c\x61pi_base_url\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\ttoken_url\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1f\n\x11has_refresh_token\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xd7\x01\n\x16MicrosoftGraphSettings\x12\x14\n\x06tenant\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tclient_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\rclient_secret\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1b\n\rrefresh_token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0c\x61pi_base_url\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\ttoken_url\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1f\n\x11has_refresh_token\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xec\x02\n\x08\x41piToken\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06scopes\x18\x03 \x03(\tB\x04\xe2\x41\x01\x02\x12.\n\x08\x61\x63\x63ounts\x18\x04 \x03(\tB\x1c\xe2\x41\x01\x01\xfa\x41\x15\n\x13\x61lmanac.dev/Account\x12\x35\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:E\xea\x41\x42\n\x14\x61lmanac.dev/ApiToken\x12\x15\x61piTokens/{api_token}*\tapiTokens2\x08\x61piToken\"~\n\x14\x43reateAccountRequest\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.almanac.v1.AccountB\x04\xe2\x41\x01\x02\x12\x18\n\naccount_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12 \n\nrequest_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"?\n\x11GetAccountRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\"H\n\x13ListAccountsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"j\n\x14ListAccountsResponse\x12%\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x13.almanac.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"y\n\x14UpdateAccountRequest\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.almanac.v1.AccountB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"k\n\x14\x44\x65leteAccountRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x66orce\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\"@\n\x12SyncAccountRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\"h\n\x15\x43reateApiTokenRequest\x12-\n\tapi_token\x18\x01 \x01(\x0b\x32\x14.almanac.v1.ApiTokenB\x04\xe2\x41\x01\x02\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"Q\n\x16\x43reateApiTokenResponse\x12\'\n\tapi_token\x18\x01 \x01(\x0b\x32\x14.almanac.v1.ApiToken\x12\x0e\n\x06secret\x18\x02 \x01(\t\"e\n\x14ListApiTokensRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cshow_revoked\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\"Z\n\x15ListApiTokensResponse\x12(\n\napi_tokens\x18\x01 \x03(\x0b\x32\x14.almanac.v1.ApiToken\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x15RevokeApiTokenRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/ApiToken*\xa3\x01\n\rConnectorType\x12\x1e\n\x1a\x43ONNECTOR_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ONNECTOR_TYPE_LOCAL\x10\x01\x12\x19\n\x15\x43ONNECTOR_TYPE_CALDAV\x10\x02\x12\x19\n\x15\x43ONNECTOR_TYPE_GOOGLE\x10\x03\x12\"\n\x1e\x43ONNECTOR_TYPE_MICROSOFT_GRAPH\x10\x04*\xcd\x02\n\nCapability\x12\x1a\n\x16\x43\x41PABILITY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41PABILITY_CALENDARS\x10\x01\x12\x1d\n\x19\x43\x41PABILITY_CALENDAR_WRITE\x10\x02\x12\x18\n\x14\x43\x41PABILITY_SCHEDULES\x10\x03\x12\x15\n\x11\x43\x41PABILITY_EVENTS\x10\x04\x12\x1a\n\x16\x43\x41PABILITY_EVENT_WRITE\x10\x05\x12\x18\n\x14\x43\x41PABILITY_BUSY_TIME\x10\x06\x12\x19\n\x15\x43\x41PABILITY_ICS_IMPORT\x10\x07\x12\x19\n\x15\x43\x41PABILITY_ICS_EXPORT\x10\x08\x12\x17\n\x13\x43\x41PABILITY_CONTACTS\x10\t\x12\x18\n\x14\x43\x41PABILITY_RESOURCES\x10\n\x12\x1a\n\x16\x43\x41PABILITY_CHANGE_SYNC\x10\x0b\x32\xcc\x08\n\x0e\x41\x63\x63ountService\x12p\n\rCreateAccount\x12 .almanac.v1.CreateAccountRequest\x1a\x13.almanac.v1.Account\"(\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/accounts:\x07\x61\x63\x63ount\x12\x63\n\nGetAccount\x12\x1d.almanac.v1.GetAccountRequest\x1a\x13.almanac.v1.Account\"!\xe2\xe0\x18\x00\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=accounts/*}\x12k\n\x0cListAccounts\x12\x1f.almanac.v1.ListAccountsRequest\x1a .almanac.v1.ListAccountsResponse\"\x18\xe2\xe0\x18\x00\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x81\x01\n\rUpdateAccount\x12 .almanac.v1.UpdateAccountRequest\x1a\x13.almanac.v1.Account\"9\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02(2\x1d/v1/{account.name=accounts/*}:\x07\x61\x63\x63ount\x12s\n\rDeleteAccount\x12 .almanac.v1.DeleteAccountRequest\x1a\x16.google.protobuf.Empty\"(\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x17*\x15/v1/{name=accounts/*}\x12\x84\x01\n\x0e\x43reateApiToken\x12!.almanac.v1.CreateApiTokenRequest\x1a\".almanac.v1.CreateApiTokenResponse\"+\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1a\"\r/v1/apiTokens:\tapi_token\x12v\n\rListApiTokens\x12 .almanac.v1.ListApiTokensRequest\x1a!.almanac.v1.ListApiTokensResponse\" \xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/apiTokens\x12~\n\x0eRevokeApiToken\x12!.almanac.v1.RevokeApiTokenRequest\x1a\x14.almanac.v1.ApiToken\"3\xe2\xe0\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\"\"\x1d/v1/{name=apiTokens/*}:revoke:\x01*\x12~\n\x0bSyncAccount\x12\x1e.almanac.v1.SyncAccountRequest\x1a\x13.almanac.v1.Account\":\xe2\xe0\x18\x11\n\x0f\x63\x61lendars:write\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/{name=accounts/*}:sync:\x01*B8\n\x0e\x64\x65v.almanac.v1P\x01Z$almanac.dev/gen/almanac/v1;almanacv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,6 +56,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_ACCOUNT'].fields_by_name['etag']._loaded_options = None
   _globals['_ACCOUNT'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_ACCOUNT'].fields_by_name['capabilities']._loaded_options = None
+  _globals['_ACCOUNT'].fields_by_name['capabilities']._serialized_options = b'\342A\001\003'
+  _globals['_ACCOUNT'].fields_by_name['sync_state']._loaded_options = None
+  _globals['_ACCOUNT'].fields_by_name['sync_state']._serialized_options = b'\342A\001\003'
   _globals['_ACCOUNT']._loaded_options = None
   _globals['_ACCOUNT']._serialized_options = b'\352A<\n\023almanac.dev/Account\022\022accounts/{account}*\010accounts2\007account'
   _globals['_CALDAVSETTINGS'].fields_by_name['url']._loaded_options = None
@@ -130,6 +134,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETEACCOUNTREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
   _globals['_DELETEACCOUNTREQUEST'].fields_by_name['force']._loaded_options = None
   _globals['_DELETEACCOUNTREQUEST'].fields_by_name['force']._serialized_options = b'\342A\001\001'
+  _globals['_SYNCACCOUNTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_SYNCACCOUNTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\025\n\023almanac.dev/Account'
   _globals['_CREATEAPITOKENREQUEST'].fields_by_name['api_token']._loaded_options = None
   _globals['_CREATEAPITOKENREQUEST'].fields_by_name['api_token']._serialized_options = b'\342A\001\002'
   _globals['_CREATEAPITOKENREQUEST'].fields_by_name['request_id']._loaded_options = None
@@ -158,44 +164,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNTSERVICE'].methods_by_name['ListApiTokens']._serialized_options = b'\342\340\030\007\n\005admin\202\323\344\223\002\017\022\r/v1/apiTokens'
   _globals['_ACCOUNTSERVICE'].methods_by_name['RevokeApiToken']._loaded_options = None
   _globals['_ACCOUNTSERVICE'].methods_by_name['RevokeApiToken']._serialized_options = b'\342\340\030\007\n\005admin\202\323\344\223\002\"\"\035/v1/{name=apiTokens/*}:revoke:\001*'
-  _globals['_CONNECTORTYPE']._serialized_start=2884
-  _globals['_CONNECTORTYPE']._serialized_end=3047
+  _globals['_ACCOUNTSERVICE'].methods_by_name['SyncAccount']._loaded_options = None
+  _globals['_ACCOUNTSERVICE'].methods_by_name['SyncAccount']._serialized_options = b'\342\340\030\021\n\017calendars:write\202\323\344\223\002\037\"\032/v1/{name=accounts/*}:sync:\001*'
+  _globals['_CONNECTORTYPE']._serialized_start=3304
+  _globals['_CONNECTORTYPE']._serialized_end=3467
+  _globals['_CAPABILITY']._serialized_start=3470
+  _globals['_CAPABILITY']._serialized_end=3803
   _globals['_ACCOUNT']._serialized_start=290
-  _globals['_ACCOUNT']._serialized_end=683
-  _globals['_CONNECTORSETTINGS']._serialized_start=686
-  _globals['_CONNECTORSETTINGS']._serialized_end=917
-  _globals['_LOCALSETTINGS']._serialized_start=919
-  _globals['_LOCALSETTINGS']._serialized_end=934
-  _globals['_CALDAVSETTINGS']._serialized_start=936
-  _globals['_CALDAVSETTINGS']._serialized_end=1047
-  _globals['_GOOGLESETTINGS']._serialized_start=1050
-  _globals['_GOOGLESETTINGS']._serialized_end=1235
-  _globals['_MICROSOFTGRAPHSETTINGS']._serialized_start=1238
-  _globals['_MICROSOFTGRAPHSETTINGS']._serialized_end=1453
-  _globals['_APITOKEN']._serialized_start=1456
-  _globals['_APITOKEN']._serialized_end=1820
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=1822
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=1948
-  _globals['_GETACCOUNTREQUEST']._serialized_start=1950
-  _globals['_GETACCOUNTREQUEST']._serialized_end=2013
-  _globals['_LISTACCOUNTSREQUEST']._serialized_start=2015
-  _globals['_LISTACCOUNTSREQUEST']._serialized_end=2087
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=2089
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=2195
-  _globals['_UPDATEACCOUNTREQUEST']._serialized_start=2197
-  _globals['_UPDATEACCOUNTREQUEST']._serialized_end=2318
-  _globals['_DELETEACCOUNTREQUEST']._serialized_start=2320
-  _globals['_DELETEACCOUNTREQUEST']._serialized_end=2427
-  _globals['_CREATEAPITOKENREQUEST']._serialized_start=2429
-  _globals['_CREATEAPITOKENREQUEST']._serialized_end=2533
-  _globals['_CREATEAPITOKENRESPONSE']._serialized_start=2535
-  _globals['_CREATEAPITOKENRESPONSE']._serialized_end=2616
-  _globals['_LISTAPITOKENSREQUEST']._serialized_start=2618
-  _globals['_LISTAPITOKENSREQUEST']._serialized_end=2719
-  _globals['_LISTAPITOKENSRESPONSE']._serialized_start=2721
-  _globals['_LISTAPITOKENSRESPONSE']._serialized_end=2811
-  _globals['_REVOKEAPITOKENREQUEST']._serialized_start=2813
-  _globals['_REVOKEAPITOKENREQUEST']._serialized_end=2881
-  _globals['_ACCOUNTSERVICE']._serialized_start=3050
-  _globals['_ACCOUNTSERVICE']._serialized_end=4022
+  _globals['_ACCOUNT']._serialized_end=784
+  _globals['_SYNCSTATE']._serialized_start=787
+  _globals['_SYNCSTATE']._serialized_end=1037
+  _globals['_CONNECTORSETTINGS']._serialized_start=1040
+  _globals['_CONNECTORSETTINGS']._serialized_end=1271
+  _globals['_LOCALSETTINGS']._serialized_start=1273
+  _globals['_LOCALSETTINGS']._serialized_end=1288
+  _globals['_CALDAVSETTINGS']._serialized_start=1290
+  _globals['_CALDAVSETTINGS']._serialized_end=1401
+  _globals['_GOOGLESETTINGS']._serialized_start=1404
+  _globals['_GOOGLESETTINGS']._serialized_end=1589
+  _globals['_MICROSOFTGRAPHSETTINGS']._serialized_start=1592
+  _globals['_MICROSOFTGRAPHSETTINGS']._serialized_end=1807
+  _globals['_APITOKEN']._serialized_start=1810
+  _globals['_APITOKEN']._serialized_end=2174
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=2176
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=2302
+  _globals['_GETACCOUNTREQUEST']._serialized_start=2304
+  _globals['_GETACCOUNTREQUEST']._serialized_end=2367
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=2369
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=2441
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=2443
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=2549
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_start=2551
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_end=2672
+  _globals['_DELETEACCOUNTREQUEST']._serialized_start=2674
+  _globals['_DELETEACCOUNTREQUEST']._serialized_end=2781
+  _globals['_SYNCACCOUNTREQUEST']._serialized_start=2783
+  _globals['_SYNCACCOUNTREQUEST']._serialized_end=2847
+  _globals['_CREATEAPITOKENREQUEST']._serialized_start=2849
+  _globals['_CREATEAPITOKENREQUEST']._serialized_end=2953
+  _globals['_CREATEAPITOKENRESPONSE']._serialized_start=2955
+  _globals['_CREATEAPITOKENRESPONSE']._serialized_end=3036
+  _globals['_LISTAPITOKENSREQUEST']._serialized_start=3038
+  _globals['_LISTAPITOKENSREQUEST']._serialized_end=3139
+  _globals['_LISTAPITOKENSRESPONSE']._serialized_start=3141
+  _globals['_LISTAPITOKENSRESPONSE']._serialized_end=3231
+  _globals['_REVOKEAPITOKENREQUEST']._serialized_start=3233
+  _globals['_REVOKEAPITOKENREQUEST']._serialized_end=3301
+  _globals['_ACCOUNTSERVICE']._serialized_start=3806
+  _globals['_ACCOUNTSERVICE']._serialized_end=4906
 # @@protoc_insertion_point(module_scope)

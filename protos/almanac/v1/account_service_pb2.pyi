@@ -53,6 +53,66 @@ CONNECTOR_TYPE_MICROSOFT_GRAPH: ConnectorType.ValueType  # 4
 """Microsoft 365 / Outlook calendars over Microsoft Graph with OAuth 2.0."""
 Global___ConnectorType: _TypeAlias = ConnectorType  # noqa: Y015
 
+class _Capability:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CapabilityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Capability.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CAPABILITY_UNSPECIFIED: _Capability.ValueType  # 0
+    """Not used."""
+    CAPABILITY_CALENDARS: _Capability.ValueType  # 1
+    """List and read calendars."""
+    CAPABILITY_CALENDAR_WRITE: _Capability.ValueType  # 2
+    """Create, update and delete calendars."""
+    CAPABILITY_SCHEDULES: _Capability.ValueType  # 3
+    """Working-hours schedules on calendars."""
+    CAPABILITY_EVENTS: _Capability.ValueType  # 4
+    """List and read events and their instances."""
+    CAPABILITY_EVENT_WRITE: _Capability.ValueType  # 5
+    """Create, update and delete events, including series edits."""
+    CAPABILITY_BUSY_TIME: _Capability.ValueType  # 6
+    """Busy time for QueryAvailability and QueryFreeBusy."""
+    CAPABILITY_ICS_IMPORT: _Capability.ValueType  # 7
+    """ImportCalendar."""
+    CAPABILITY_ICS_EXPORT: _Capability.ValueType  # 8
+    """ExportCalendar."""
+    CAPABILITY_CONTACTS: _Capability.ValueType  # 9
+    """ContactService."""
+    CAPABILITY_RESOURCES: _Capability.ValueType  # 10
+    """ResourceService."""
+    CAPABILITY_CHANGE_SYNC: _Capability.ValueType  # 11
+    """Changes made upstream are pulled into the mirror by the sync worker."""
+
+class Capability(_Capability, metaclass=_CapabilityEnumTypeWrapper):
+    """Something an account's connector can do."""
+
+CAPABILITY_UNSPECIFIED: Capability.ValueType  # 0
+"""Not used."""
+CAPABILITY_CALENDARS: Capability.ValueType  # 1
+"""List and read calendars."""
+CAPABILITY_CALENDAR_WRITE: Capability.ValueType  # 2
+"""Create, update and delete calendars."""
+CAPABILITY_SCHEDULES: Capability.ValueType  # 3
+"""Working-hours schedules on calendars."""
+CAPABILITY_EVENTS: Capability.ValueType  # 4
+"""List and read events and their instances."""
+CAPABILITY_EVENT_WRITE: Capability.ValueType  # 5
+"""Create, update and delete events, including series edits."""
+CAPABILITY_BUSY_TIME: Capability.ValueType  # 6
+"""Busy time for QueryAvailability and QueryFreeBusy."""
+CAPABILITY_ICS_IMPORT: Capability.ValueType  # 7
+"""ImportCalendar."""
+CAPABILITY_ICS_EXPORT: Capability.ValueType  # 8
+"""ExportCalendar."""
+CAPABILITY_CONTACTS: Capability.ValueType  # 9
+"""ContactService."""
+CAPABILITY_RESOURCES: Capability.ValueType  # 10
+"""ResourceService."""
+CAPABILITY_CHANGE_SYNC: Capability.ValueType  # 11
+"""Changes made upstream are pulled into the mirror by the sync worker."""
+Global___Capability: _TypeAlias = Capability  # noqa: Y015
+
 @_typing.final
 class Account(_message.Message):
     """A connected calendar backend. Every other resource lives under one."""
@@ -67,6 +127,8 @@ class Account(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    CAPABILITIES_FIELD_NUMBER: _builtins.int
+    SYNC_STATE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `accounts/{account}`. The id is 1-63 characters of
     `[a-z0-9-]`, starting with a letter; generated when not given on create.
@@ -97,6 +159,19 @@ class Account(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the account was last changed."""
 
+    @_builtins.property
+    def capabilities(self) -> _containers.RepeatedScalarFieldContainer[Global___Capability.ValueType]:
+        """What the account's connector can do. An RPC that needs a capability the
+        account lacks fails with UNIMPLEMENTED, reason `CAPABILITY_NOT_SUPPORTED`
+        and the capability in the error's metadata.
+        """
+
+    @_builtins.property
+    def sync_state(self) -> Global___SyncState:
+        """How the mirror of a remote account follows its upstream; unset for a
+        local account.
+        """
+
     def __init__(
         self,
         *,
@@ -108,14 +183,66 @@ class Account(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        capabilities: _abc.Iterable[Global___Capability.ValueType] | None = ...,
+        sync_state: Global___SyncState | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "settings", b"settings", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["connector", b"connector", "create_time", b"create_time", "default_time_zone", b"default_time_zone", "display_name", b"display_name", "etag", b"etag", "name", b"name", "settings", b"settings", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "connector", b"connector", "create_time", b"create_time", "default_time_zone", b"default_time_zone", "display_name", b"display_name", "etag", b"etag", "name", b"name", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Account: _TypeAlias = Account  # noqa: Y015
+
+@_typing.final
+class SyncState(_message.Message):
+    """How a remote account's mirror follows its upstream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAST_SUCCESS_TIME_FIELD_NUMBER: _builtins.int
+    LAST_ATTEMPT_TIME_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_REASON_FIELD_NUMBER: _builtins.int
+    NEXT_SYNC_TIME_FIELD_NUMBER: _builtins.int
+    CONSECUTIVE_FAILURES_FIELD_NUMBER: _builtins.int
+    last_error: _builtins.str
+    """What went wrong in the latest failed sync since the last success; empty
+    after a success.
+    """
+    last_error_reason: _builtins.str
+    """The `ErrorInfo` reason of `last_error`, e.g. `UPSTREAM_UNAVAILABLE`."""
+    consecutive_failures: _builtins.int
+    """Failed syncs in a row."""
+    @_builtins.property
+    def last_success_time(self) -> _timestamp_pb2.Timestamp:
+        """When a sync last completed."""
+
+    @_builtins.property
+    def last_attempt_time(self) -> _timestamp_pb2.Timestamp:
+        """When a sync last started."""
+
+    @_builtins.property
+    def next_sync_time(self) -> _timestamp_pb2.Timestamp:
+        """When the next sync is due (failures back off exponentially)."""
+
+    def __init__(
+        self,
+        *,
+        last_success_time: _timestamp_pb2.Timestamp | None = ...,
+        last_attempt_time: _timestamp_pb2.Timestamp | None = ...,
+        last_error: _builtins.str = ...,
+        last_error_reason: _builtins.str = ...,
+        next_sync_time: _timestamp_pb2.Timestamp | None = ...,
+        consecutive_failures: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_attempt_time", b"last_attempt_time", "last_success_time", b"last_success_time", "next_sync_time", b"next_sync_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consecutive_failures", b"consecutive_failures", "last_attempt_time", b"last_attempt_time", "last_error", b"last_error", "last_error_reason", b"last_error_reason", "last_success_time", b"last_success_time", "next_sync_time", b"next_sync_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncState: _TypeAlias = SyncState  # noqa: Y015
 
 @_typing.final
 class ConnectorSettings(_message.Message):
@@ -549,6 +676,28 @@ class DeleteAccountRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteAccountRequest: _TypeAlias = DeleteAccountRequest  # noqa: Y015
+
+@_typing.final
+class SyncAccountRequest(_message.Message):
+    """Request of `SyncAccount`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name of the account, `accounts/{account}` or `accounts/me`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncAccountRequest: _TypeAlias = SyncAccountRequest  # noqa: Y015
 
 @_typing.final
 class CreateApiTokenRequest(_message.Message):

@@ -79,6 +79,11 @@ class AccountServiceStub:
                 request_serializer=almanac_dot_v1_dot_account__service__pb2.RevokeApiTokenRequest.SerializeToString,
                 response_deserializer=almanac_dot_v1_dot_account__service__pb2.ApiToken.FromString,
                 _registered_method=True)
+        self.SyncAccount = channel.unary_unary(
+                '/almanac.v1.AccountService/SyncAccount',
+                request_serializer=almanac_dot_v1_dot_account__service__pb2.SyncAccountRequest.SerializeToString,
+                response_deserializer=almanac_dot_v1_dot_account__service__pb2.Account.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -152,6 +157,17 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SyncAccount(self, request, context):
+        """Asks for an immediate sync of a remote account's mirror (CalDAV, Google,
+        Microsoft Graph): the sync worker pulls the upstream's changes as soon as
+        it is free, instead of at the next interval. Returns at once with the
+        account and its sync state; the changes arrive in the activity feed.
+        FAILED_PRECONDITION for a local account, which has nothing to sync.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -194,6 +210,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.RevokeApiToken,
                     request_deserializer=almanac_dot_v1_dot_account__service__pb2.RevokeApiTokenRequest.FromString,
                     response_serializer=almanac_dot_v1_dot_account__service__pb2.ApiToken.SerializeToString,
+            ),
+            'SyncAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncAccount,
+                    request_deserializer=almanac_dot_v1_dot_account__service__pb2.SyncAccountRequest.FromString,
+                    response_serializer=almanac_dot_v1_dot_account__service__pb2.Account.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -416,6 +437,33 @@ class AccountService:
             '/almanac.v1.AccountService/RevokeApiToken',
             almanac_dot_v1_dot_account__service__pb2.RevokeApiTokenRequest.SerializeToString,
             almanac_dot_v1_dot_account__service__pb2.ApiToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/almanac.v1.AccountService/SyncAccount',
+            almanac_dot_v1_dot_account__service__pb2.SyncAccountRequest.SerializeToString,
+            almanac_dot_v1_dot_account__service__pb2.Account.FromString,
             options,
             channel_credentials,
             insecure,

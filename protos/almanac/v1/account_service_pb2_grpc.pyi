@@ -68,6 +68,13 @@ class AccountServiceStub:
     cache a validated token that long). Revoking a revoked token returns it
     unchanged.
     """
+    SyncAccount: _grpc.UnaryUnaryMultiCallable[_account_service_pb2.SyncAccountRequest, _account_service_pb2.Account]
+    """Asks for an immediate sync of a remote account's mirror (CalDAV, Google,
+    Microsoft Graph): the sync worker pulls the upstream's changes as soon as
+    it is free, instead of at the next interval. Returns at once with the
+    account and its sync state; the changes arrive in the activity feed.
+    FAILED_PRECONDITION for a local account, which has nothing to sync.
+    """
 
 @_typing.type_check_only
 class AccountServiceAsyncStub(AccountServiceStub):
@@ -107,6 +114,13 @@ class AccountServiceAsyncStub(AccountServiceStub):
     """Revokes an API token. Every service refuses it within a second (they
     cache a validated token that long). Revoking a revoked token returns it
     unchanged.
+    """
+    SyncAccount: _aio.UnaryUnaryMultiCallable[_account_service_pb2.SyncAccountRequest, _account_service_pb2.Account]  # type: ignore[assignment]
+    """Asks for an immediate sync of a remote account's mirror (CalDAV, Google,
+    Microsoft Graph): the sync worker pulls the upstream's changes as soon as
+    it is free, instead of at the next interval. Returns at once with the
+    account and its sync state; the changes arrive in the activity feed.
+    FAILED_PRECONDITION for a local account, which has nothing to sync.
     """
 
 class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -192,6 +206,19 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         """Revokes an API token. Every service refuses it within a second (they
         cache a validated token that long). Revoking a revoked token returns it
         unchanged.
+        """
+
+    @_abc_1.abstractmethod
+    def SyncAccount(
+        self,
+        request: _account_service_pb2.SyncAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_service_pb2.Account, _abc.Awaitable[_account_service_pb2.Account]]:
+        """Asks for an immediate sync of a remote account's mirror (CalDAV, Google,
+        Microsoft Graph): the sync worker pulls the upstream's changes as soon as
+        it is free, instead of at the next interval. Returns at once with the
+        account and its sync state; the changes arrive in the activity feed.
+        FAILED_PRECONDITION for a local account, which has nothing to sync.
         """
 
 def add_AccountServiceServicer_to_server(servicer: AccountServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,1 @@
+"""The sync worker process: keeps remote accounts' mirrors up to date."""

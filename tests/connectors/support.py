@@ -109,9 +109,11 @@ class MirrorSuite:
         """Until the account's last successful sync started after ``after`` (epoch s)."""
 
         def check() -> None:
-            state = self.almanac.accounts().GetAccount(
-                acc_pb.GetAccountRequest(name=f"accounts/{user}")
-            ).sync_state
+            state = (
+                self.almanac.accounts()
+                .GetAccount(acc_pb.GetAccountRequest(name=f"accounts/{user}"))
+                .sync_state
+            )
             assert state.HasField("last_success_time"), state
             assert state.last_attempt_time.ToNanoseconds() / 1e9 > after, state
 

@@ -97,6 +97,7 @@ class SyncWorker:
         try:
             await self._pull(account)
             await ledger.record_success(self.store, account, owner, opts.interval)
+            _log.debug("%s synced accounts/%s", owner, account)
         except ledger.LeaseLost:
             _log.warning("sync of accounts/%s: lease lost, dropping the pull", account)
         except ConnectorError as exc:

@@ -114,8 +114,10 @@ class MirrorSuite:
                 .GetAccount(acc_pb.GetAccountRequest(name=f"accounts/{user}"))
                 .sync_state
             )
+            attempt = state.last_attempt_time.ToNanoseconds() / 1e9
+            success = state.last_success_time.ToNanoseconds() / 1e9
             assert state.HasField("last_success_time"), state
-            assert state.last_attempt_time.ToNanoseconds() / 1e9 > after, state
+            assert attempt > after and success >= attempt, state
 
         eventually(check, timeout, f"a sync of accounts/{user}")
 

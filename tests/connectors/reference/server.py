@@ -273,7 +273,10 @@ def _handler(server: ReferenceServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away (a test killed it)
 
         do_GET = do_PUT = do_POST = do_DELETE = _serve
 

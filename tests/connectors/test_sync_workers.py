@@ -84,9 +84,6 @@ def test_worker_killed_mid_sync_loses_nothing(tmp_path: Path) -> None:
     try:
         account = suite.remote_account()
         user = account.name.split("/")[1]
-        first_token = max(
-            r[2] for r in suite.upstream.requests if r[0] == user and r[1] == "changes"
-        )
         cursor = suite.cluster.activity().log(parent=account.name, page_size=1)[1]
         suite.upstream.page_size = 20
         for i in range(200):

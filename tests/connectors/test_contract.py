@@ -1,0 +1,210 @@
+"""The connector contract suite: every connector must pass it, through the API.
+
+Parametrized over connectors: ``local`` and the reference remote backend
+(its accounts are mirrored and written through). The CalDAV, Google and
+Graph connectors add themselves to ``CONNECTORS``. For a remote account,
+each step also checks that the upstream holds exactly what the mirror shows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from almanac.v1 import account_service_pb2 as acc_pb
+from almanac.v1 import calendar_service_pb2 as cal_pb
+from almanac.v1 import event_service_pb2 as ev_pb
+from google.protobuf import field_mask_pb2
+
+from tests.connectors.support import MirrorSuite
+from tests.helpers import TestAccount, expect_error, list_all
+from tests.services.events.support import at, utc
+
+Code = grpc.StatusCode
+CONNECTORS = ("local", "reference")
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MirrorSuite]:
+    root: Path = tmp_path_factory.mktemp("contract")
+    s = MirrorSuite(f"sqlite:///{root / 'almanac.db'}", root)
+    yield s
+    s.close()
+
+
+@dataclass
+class Target:
+    suite: MirrorSuite
+    account: TestAccount
+    upstream_user: str  # "" for local
+
+    def check_upstream(self) -> None:
+        """The upstream holds each mirrored series, with the mirror's titles."""
+        if not self.upstream_user:
+            return
+        mirrored = {
+            e.ical_uid: e.display_name
+            for e in _list(self, self.account.primary, ev_pb.EXPANSION_MASTERS)
+            if not e.HasField("original_start")  # the series, not its exceptions
+        }
+        held = self.suite.upstream.items(self.upstream_user, "cal0")
+        assert {u: i["events"][0]["displayName"] for u, i in held.items()} == mirrored
+
+
+@pytest.fixture(params=CONNECTORS)
+def target(request: pytest.FixtureRequest, suite: MirrorSuite) -> Target:
+    if request.param == "local":
+        account = suite.almanac.create_local_account()
+        return Target(suite, TestAccount(suite.almanac, account), "")
+    account = suite.remote_account()
+    return Target(suite, TestAccount(suite.almanac, account), account.name.split("/")[1])
+
+
+def _list(t: Target, parent: str, expansion: int = ev_pb.EXPANSION_INSTANCES,
+          page_size: int = 100) -> list[ev_pb.Event]:  # fmt: skip
+    return list_all(
+        t.suite.almanac.events().ListEvents,
+        ev_pb.ListEventsRequest(
+            parent=parent,
+            start_time=at(utc(2026, 11, 1)).date_time,
+            end_time=at(utc(2026, 12, 1)).date_time,
+            expansion=expansion,
+            page_size=page_size,
+        ),
+        "events",
+    )
+
+
+def _event(title: str, day: int, hour: int = 9, **fields: object) -> ev_pb.Event:
+    return ev_pb.Event(
+        display_name=title, start=at(utc(2026, 11, day, hour)),
+        end=at(utc(2026, 11, day, hour + 1)), **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _create(t: Target, event: ev_pb.Event, **request: str) -> ev_pb.Event:
+    return t.suite.almanac.events().CreateEvent(
+        ev_pb.CreateEventRequest(parent=t.account.primary, event=event, **request)
+    )
+
+
+def test_event_crud_with_etags_and_request_ids(target: Target) -> None:
+    events = target.suite.almanac.events()
+    request_id = str(uuid.uuid4())
+    created = _create(target, _event("Review", 3), request_id=request_id)
+    assert _create(target, _event("Review", 3), request_id=request_id) == created
+    target.check_upstream()
+    updated = events.UpdateEvent(
+        ev_pb.UpdateEventRequest(
+            event=ev_pb.Event(name=created.name, display_name="Review v2", etag=created.etag),
+            update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+        )
+    )
+    assert updated.etag != created.etag
+    stale = ev_pb.UpdateEventRequest(
+        event=ev_pb.Event(name=created.name, display_name="Lost", etag=created.etag),
+        update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+    )
+    expect_error(Code.ABORTED, lambda: events.UpdateEvent(stale))
+    assert events.GetEvent(ev_pb.GetEventRequest(name=created.name)).display_name == "Review v2"
+    target.check_upstream()
+    expect_error(
+        Code.ABORTED,
+        lambda: events.DeleteEvent(ev_pb.DeleteEventRequest(name=created.name, etag='"x"')),
+    )
+    events.DeleteEvent(ev_pb.DeleteEventRequest(name=created.name, etag=updated.etag))
+    expect_error(Code.NOT_FOUND, lambda: events.GetEvent(ev_pb.GetEventRequest(name=created.name)))
+    target.check_upstream()
+
+
+def test_bad_input_writes_nothing(target: Target) -> None:
+    before = _list(target, target.account.primary)
+    bad = ev_pb.Event(
+        display_name="x" * 2000, start=at(utc(2026, 11, 5, 10)), end=at(utc(2026, 11, 5, 9))
+    )
+    failure = expect_error(Code.INVALID_ARGUMENT, lambda: _create(target, bad))
+    assert {"event.end", "event.display_name"} <= failure.fields
+    assert _list(target, target.account.primary) == before
+    target.check_upstream()
+
+
+def test_paging_lists_every_event_once(target: Target) -> None:
+    made = {_create(target, _event(f"E{i}", 10 + i % 5, 8 + i)).name for i in range(7)}
+    listed = [e.name for e in _list(target, target.account.primary, page_size=3)]
+    assert sorted(listed) == sorted(made)
+    target.check_upstream()
+
+
+def test_series_edits(target: Target) -> None:
+    events = target.suite.almanac.events()
+    series = _create(
+        target, _event("Daily", 16, recurrence=ev_pb.Recurrence(rrules=["FREQ=DAILY;COUNT=6"]))
+    )
+    moved = f"{series.name}_20261118T090000Z"
+    events.UpdateEvent(
+        ev_pb.UpdateEventRequest(
+            event=ev_pb.Event(name=moved, display_name="Daily (special)"),
+            update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+            scope=ev_pb.RECURRENCE_SCOPE_THIS_INSTANCE,
+        )
+    )
+    events.DeleteEvent(
+        ev_pb.DeleteEventRequest(
+            name=f"{series.name}_20261119T090000Z", scope=ev_pb.RECURRENCE_SCOPE_THIS_INSTANCE
+        )
+    )
+    events.UpdateEvent(
+        ev_pb.UpdateEventRequest(
+            event=ev_pb.Event(name=f"{series.name}_20261120T090000Z", display_name="Later"),
+            update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+            scope=ev_pb.RECURRENCE_SCOPE_THIS_AND_FOLLOWING,
+        )
+    )
+    titles = [(e.start.date_time.ToDatetime().day, e.display_name)
+              for e in _list(target, target.account.primary)]  # fmt: skip
+    assert sorted(titles) == [
+        (16, "Daily"), (17, "Daily"), (18, "Daily (special)"), (20, "Later"), (21, "Later"),
+    ]  # fmt: skip
+    target.check_upstream()
+    if target.upstream_user:
+        held = target.suite.upstream.items(target.upstream_user, "cal0")[series.ical_uid]
+        assert [e["displayName"] for e in held["events"]] == ["Daily", "Daily (special)"]
+
+
+def test_calendars_crud(target: Target) -> None:
+    calendars = target.suite.almanac.calendars()
+    made = target.account.create_calendar("Team", time_zone="Europe/Berlin")
+    renamed = calendars.UpdateCalendar(
+        cal_pb.UpdateCalendarRequest(
+            calendar=cal_pb.Calendar(name=made.name, display_name="Team B", etag=made.etag),
+            update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+        )
+    )
+    assert renamed.display_name == "Team B"
+    if target.upstream_user:
+        upstream = target.suite.upstream.calendars(target.upstream_user)
+        assert "Team B" in {c.get("displayName") for c in upstream.values()}
+    expect_error(
+        Code.ABORTED,
+        lambda: calendars.DeleteCalendar(
+            cal_pb.DeleteCalendarRequest(name=made.name, etag=made.etag)
+        ),
+    )
+    calendars.DeleteCalendar(cal_pb.DeleteCalendarRequest(name=made.name))
+    assert made.name not in {c.name for c in target.account.list_calendars()}
+    if target.upstream_user:
+        upstream = target.suite.upstream.calendars(target.upstream_user)
+        assert "Team B" not in {c.get("displayName") for c in upstream.values()}
+
+
+def test_account_capabilities_cover_the_contract(target: Target) -> None:
+    shown = target.suite.almanac.accounts().GetAccount(
+        acc_pb.GetAccountRequest(name=target.account.name)
+    )
+    for needed in (acc_pb.CAPABILITY_EVENTS, acc_pb.CAPABILITY_EVENT_WRITE,
+                   acc_pb.CAPABILITY_BUSY_TIME, acc_pb.CAPABILITY_ICS_EXPORT):  # fmt: skip
+        assert needed in shown.capabilities

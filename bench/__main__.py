@@ -27,6 +27,7 @@ SCENARIO_MODULES = (
     "bench.events",
     "bench.activity",
     "bench.availability",
+    "bench.mirror",
 )
 for _module in SCENARIO_MODULES:
     importlib.import_module(_module)

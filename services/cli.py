@@ -26,7 +26,7 @@ from almanac.v1 import account_service_pb2 as acc_pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from connectors.base import WriteContext
-from connectors.state.accounts import new_secret
+from connectors.state.tokens import new_secret
 from services.catalog import CATALOG
 from services.runtime.client import TOKEN_FILE, call
 from services.runtime.config import load_settings, render_markdown

@@ -1,17 +1,13 @@
-"""Accounts and API tokens: who may call, and which backend an account uses.
+"""Accounts: which backend each one uses, with its settings and secrets.
 
-Token secrets are 256-bit random strings, so a single SHA-256 is enough to
-store them safely (a slow password hash protects low-entropy secrets, which
-these are not) and keeps authentication to one indexed lookup per call.
+Secrets in connector settings are input only: stored apart from the body,
+never returned (``public_view`` shows ``has_*`` flags instead) and only read
+back to build the account's connector.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import activity_service_pb2 as act_pb
@@ -24,22 +20,17 @@ from connectors.errors import (
     EtagMismatch,
     FailedPrecondition,
     NotFound,
-    Unauthenticated,
 )
 from connectors.local import PRIMARY_ID, insert_calendar
 from connectors.local.calendars import CALENDAR_CONTENTS
 from connectors.state.activity import append_activity
-from connectors.state.grants import Principal
 from connectors.state.idempotency import claim, fulfil
-from connectors.store import IntegrityError, Store, Transaction
-from connectors.store.rows import new_id, now_us, seal, timestamp_from_us, us_from_timestamp
+from connectors.state.tokens import Tokens, hash_secret
+from connectors.store import IntegrityError, Transaction
+from connectors.store.rows import now_us, seal, timestamp_from_us
 from connectors.sync.ledger import MIRROR_TABLES
 
-__all__ = ["TOKEN_CACHE_SECONDS", "Registry", "hash_secret", "new_secret", "token_within"]
-
-# How long a validated token is trusted without asking the store again; a
-# revocation reaches every process within this time.
-TOKEN_CACHE_SECONDS = 1.0
+__all__ = ["Registry", "public_view"]
 
 _SECRET_FIELDS = {
     "caldav": ("password",),
@@ -47,14 +38,6 @@ _SECRET_FIELDS = {
     "microsoft_graph": ("client_secret", "refresh_token"),
 }
 _HAS_FLAG = {"password": "has_password", "refresh_token": "has_refresh_token"}
-
-
-def new_secret() -> str:
-    return "alm_" + secrets.token_urlsafe(32)
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def public_view(account: acc_pb.Account) -> acc_pb.Account:
@@ -71,47 +54,8 @@ def public_view(account: acc_pb.Account) -> acc_pb.Account:
     return shown
 
 
-@dataclass
-class _Cached:
-    principal: Principal
-    until: float
-
-
-class Registry:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._tokens: dict[str, _Cached] = {}
-
-    # -- authentication -------------------------------------------------
-
-    async def authenticate(self, token: str | None) -> Principal:
-        if not token:
-            raise Unauthenticated("missing bearer token: send `authorization: Bearer <token>`")
-        key = hash_secret(token)
-        now = time.monotonic()
-        cached = self._tokens.get(key)
-        if cached is not None and cached.until > now:
-            return cached.principal
-        row = await self.store.fetchone(
-            "SELECT body, revoked, expire_time FROM api_tokens WHERE token_hash = ?", key
-        )
-        if row is None or row["revoked"]:
-            self._tokens.pop(key, None)
-            raise Unauthenticated("invalid or revoked token", reason="INVALID_TOKEN")
-        if row["expire_time"] is not None and row["expire_time"] <= now_us():
-            raise Unauthenticated("token expired", reason="TOKEN_EXPIRED")
-        token_pb = acc_pb.ApiToken.FromString(bytes(row["body"]))
-        principal = Principal(
-            token_id=token_pb.name,
-            scopes=frozenset(token_pb.scopes),
-            accounts=frozenset(a.split("/", 1)[1] for a in token_pb.accounts)
-            if token_pb.accounts
-            else None,
-        )
-        if len(self._tokens) > 10_000:
-            self._tokens.clear()
-        self._tokens[key] = _Cached(principal, now + TOKEN_CACHE_SECONDS)
-        return principal
+class Registry(Tokens):
+    """Accounts and tokens: who may call, and which backend an account uses."""
 
     # -- accounts -------------------------------------------------------
 
@@ -295,76 +239,6 @@ class Registry:
             changed_fields=changed,
         )
 
-    # -- tokens ---------------------------------------------------------
-
-    async def create_token(
-        self, token: acc_pb.ApiToken, ctx: WriteContext, secret: str | None = None
-    ) -> tuple[acc_pb.ApiToken, str]:
-        secret = secret or new_secret()
-        stored = acc_pb.ApiToken()
-        stored.CopyFrom(token)
-        stored.name = f"apiTokens/{new_id()}"
-        now = now_us()
-        stored.create_time.CopyFrom(timestamp_from_us(now))
-        expire = None
-        if stored.HasField("expire_time"):
-            expire = us_from_timestamp(stored.expire_time)
-        body = stored.SerializeToString(deterministic=True)
-        async with self.store.transaction() as tx:
-            await claim(tx, ctx)
-            try:
-                await tx.execute(
-                    "INSERT INTO api_tokens (id, token_hash, body, revoked, create_time,"
-                    " expire_time) VALUES (?, ?, ?, 0, ?, ?)",
-                    stored.name.split("/", 1)[1],
-                    hash_secret(secret),
-                    body,
-                    now,
-                    expire,
-                )
-            except IntegrityError as exc:
-                raise AlreadyExists("a token with this secret already exists") from exc
-            await fulfil(tx, ctx, body)
-        return stored, secret
-
-    async def list_tokens(
-        self, page: PageRequest, show_revoked: bool, only: frozenset[str] | None
-    ) -> Page[acc_pb.ApiToken]:
-        """Newest first; with ``only``, just the tokens confined to those accounts."""
-        where = "" if show_revoked else "WHERE revoked = 0"
-        rows = await self.store.fetchall(
-            f"SELECT id, body, create_time FROM api_tokens {where} ORDER BY create_time DESC, id"
-        )
-        tokens = [acc_pb.ApiToken.FromString(bytes(r["body"])) for r in rows]
-        if only is not None:
-            tokens = [t for t in tokens if token_within(t, only)]
-        start = int(page.position or 0)
-        more = start + page.size < len(tokens)
-        return Page(tokens[start : start + page.size], str(start + page.size) if more else None)
-
-    async def get_token(self, token_id: str) -> acc_pb.ApiToken:
-        row = await self.store.fetchone("SELECT body FROM api_tokens WHERE id = ?", token_id)
-        if row is None:
-            raise NotFound(f"token apiTokens/{token_id} not found")
-        return acc_pb.ApiToken.FromString(bytes(row["body"]))
-
-    async def revoke_token(self, token_id: str) -> acc_pb.ApiToken:
-        async with self.store.transaction() as tx:
-            row = await tx.fetchone("SELECT body, revoked FROM api_tokens WHERE id = ?", token_id)
-            if row is None:
-                raise NotFound(f"token apiTokens/{token_id} not found")
-            token = acc_pb.ApiToken.FromString(bytes(row["body"]))
-            if row["revoked"]:
-                return token
-            token.revoke_time.CopyFrom(timestamp_from_us(now_us()))
-            await tx.execute(
-                "UPDATE api_tokens SET revoked = 1, body = ? WHERE id = ?",
-                token.SerializeToString(deterministic=True),
-                token_id,
-            )
-        self._tokens.clear()
-        return token
-
     # -- first start ----------------------------------------------------
 
     async def bootstrap(self, secret: str) -> None:
@@ -399,11 +273,6 @@ class Registry:
                 )
             except AlreadyExists:
                 pass
-
-
-def token_within(token: acc_pb.ApiToken, accounts: frozenset[str]) -> bool:
-    """Whether ``token`` reaches only ``accounts`` (an every-account token never does)."""
-    return bool(token.accounts) and all(a.split("/", 1)[1] in accounts for a in token.accounts)
 
 
 def _apply_account_path(full: acc_pb.Account, changes: acc_pb.Account, path: str) -> bool:

@@ -17,7 +17,6 @@ from .postgres import PostgresStore
 from .sqlite import SqliteStore
 
 __all__ = [
-    "DEFAULT_URL",
     "MIGRATIONS",
     "IntegrityError",
     "Migration",
@@ -31,8 +30,6 @@ __all__ = [
     "apply_migrations",
     "open_store",
 ]
-
-DEFAULT_URL = "sqlite:///./data/almanac.db"
 
 
 async def open_store(url: str, *, migrate: bool = True) -> Store:

@@ -11,7 +11,7 @@ from google.protobuf import empty_pb2
 
 from connectors.base import WriteContext
 from connectors.errors import AlreadyExists, NotFound, PermissionDenied
-from connectors.state.accounts import token_within
+from connectors.state.tokens import token_within
 from connectors.store.rows import new_id
 from services.runtime.context import Context, Runtime
 from services.runtime.errors import BadRequestBuilder

@@ -16,7 +16,10 @@ from pathlib import Path
 import grpc
 import pytest
 from almanac.v1 import account_service_pb2 as acc_pb
+from almanac.v1 import availability_service_pb2 as av_pb
+from almanac.v1 import availability_service_pb2_grpc as av_grpc
 from almanac.v1 import calendar_service_pb2 as cal_pb
+from almanac.v1 import common_pb2
 from almanac.v1 import event_service_pb2 as ev_pb
 from google.protobuf import field_mask_pb2
 
@@ -208,3 +211,26 @@ def test_account_capabilities_cover_the_contract(target: Target) -> None:
     for needed in (acc_pb.CAPABILITY_EVENTS, acc_pb.CAPABILITY_EVENT_WRITE,
                    acc_pb.CAPABILITY_BUSY_TIME, acc_pb.CAPABILITY_ICS_EXPORT):  # fmt: skip
         assert needed in shown.capabilities
+
+
+def test_busy_time_and_export_read_what_was_written(target: Target) -> None:
+    """Availability and ICS export work the same on every connector."""
+    _create(target, _event("Busy", 24, 14))
+    channel = target.suite.cluster.channel(target.suite.cluster.address("availability"))
+    free_busy = av_grpc.AvailabilityServiceStub(channel).QueryFreeBusy(
+        av_pb.QueryFreeBusyRequest(
+            calendars=[target.account.primary],
+            time_range=common_pb2.TimeRange(
+                start_time=at(utc(2026, 11, 24)).date_time,
+                end_time=at(utc(2026, 11, 25)).date_time,
+            ),
+        ),
+        metadata=(("authorization", f"Bearer {target.suite.almanac.admin_secret}"),),
+    )
+    busy = [(b.start_time.ToDatetime().hour, b.end_time.ToDatetime().hour)
+            for b in free_busy.calendars[0].busy]  # fmt: skip
+    assert busy == [(14, 15)]
+    exported = target.suite.almanac.calendars().ExportCalendar(
+        cal_pb.ExportCalendarRequest(name=target.account.primary)
+    )
+    assert b"SUMMARY:Busy" in exported.data

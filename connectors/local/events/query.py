@@ -46,8 +46,6 @@ from .records import (
 
 __all__ = ["ListingCache", "list_events"]
 
-ORDER_FIELDS = ("start", "create_time", "update_time")
-
 
 @dataclass(order=True)
 class _Item:

@@ -1,17 +1,15 @@
 """The connector contract suite: every connector must pass it, through the API.
 
 Parametrized over connectors: ``local`` and the reference remote backend
-(its accounts are mirrored and written through). The CalDAV, Google and
-Graph connectors add themselves to ``CONNECTORS``. For a remote account,
-each step also checks that the upstream holds exactly what the mirror shows.
+(its accounts are mirrored and written through). A connector adds itself to
+``CONNECTORS`` with a ``<name>_target`` fixture (``targets.py``). For a
+remote account, each step also checks that the upstream holds what the
+mirror shows.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import pytest
@@ -23,54 +21,36 @@ from almanac.v1 import common_pb2
 from almanac.v1 import event_service_pb2 as ev_pb
 from google.protobuf import field_mask_pb2
 
-from tests.connectors.support import MirrorSuite
-from tests.helpers import TestAccount, expect_error, list_all
+from tests.connectors.targets import Target
+from tests.helpers import expect_error, list_all
 from tests.services.events.support import at, utc
 
 Code = grpc.StatusCode
 CONNECTORS = ("local", "reference")
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MirrorSuite]:
-    root: Path = tmp_path_factory.mktemp("contract")
-    s = MirrorSuite(f"sqlite:///{root / 'almanac.db'}", root)
-    yield s
-    s.close()
-
-
-@dataclass
-class Target:
-    suite: MirrorSuite
-    account: TestAccount
-    upstream_user: str  # "" for local
-
-    def check_upstream(self) -> None:
-        """The upstream holds each mirrored series, with the mirror's titles."""
-        if not self.upstream_user:
-            return
-        mirrored = {
-            e.ical_uid: e.display_name
-            for e in _list(self, self.account.primary, ev_pb.EXPANSION_MASTERS)
-            if not e.HasField("original_start")  # the series, not its exceptions
-        }
-        held = self.suite.upstream.items(self.upstream_user, "cal0")
-        assert {u: i["events"][0]["displayName"] for u, i in held.items()} == mirrored
-
-
 @pytest.fixture(params=CONNECTORS)
-def target(request: pytest.FixtureRequest, suite: MirrorSuite) -> Target:
-    if request.param == "local":
-        account = suite.almanac.create_local_account()
-        return Target(suite, TestAccount(suite.almanac, account), "")
-    account = suite.remote_account()
-    return Target(suite, TestAccount(suite.almanac, account), account.name.split("/")[1])
+def target(request: pytest.FixtureRequest) -> Target:
+    found: Target = request.getfixturevalue(f"{request.param}_target")
+    return found
+
+
+def check_upstream(t: Target) -> None:
+    """A remote account's upstream holds each mirrored series, with its titles."""
+    if t.upstream is None:
+        return
+    mirrored = {
+        e.ical_uid: e.display_name
+        for e in _list(t, t.account.primary, ev_pb.EXPANSION_MASTERS)
+        if not e.HasField("original_start")  # the series, not its exceptions
+    }
+    assert {uid: titles[0] for uid, titles in t.upstream.series().items()} == mirrored
 
 
 def _list(t: Target, parent: str, expansion: int = ev_pb.EXPANSION_INSTANCES,
           page_size: int = 100) -> list[ev_pb.Event]:  # fmt: skip
     return list_all(
-        t.suite.almanac.events().ListEvents,
+        t.almanac.events().ListEvents,
         ev_pb.ListEventsRequest(
             parent=parent,
             start_time=at(utc(2026, 11, 1)).date_time,
@@ -90,17 +70,17 @@ def _event(title: str, day: int, hour: int = 9, **fields: object) -> ev_pb.Event
 
 
 def _create(t: Target, event: ev_pb.Event, **request: str) -> ev_pb.Event:
-    return t.suite.almanac.events().CreateEvent(
+    return t.almanac.events().CreateEvent(
         ev_pb.CreateEventRequest(parent=t.account.primary, event=event, **request)
     )
 
 
 def test_event_crud_with_etags_and_request_ids(target: Target) -> None:
-    events = target.suite.almanac.events()
+    events = target.almanac.events()
     request_id = str(uuid.uuid4())
     created = _create(target, _event("Review", 3), request_id=request_id)
     assert _create(target, _event("Review", 3), request_id=request_id) == created
-    target.check_upstream()
+    check_upstream(target)
     updated = events.UpdateEvent(
         ev_pb.UpdateEventRequest(
             event=ev_pb.Event(name=created.name, display_name="Review v2", etag=created.etag),
@@ -114,14 +94,14 @@ def test_event_crud_with_etags_and_request_ids(target: Target) -> None:
     )
     expect_error(Code.ABORTED, lambda: events.UpdateEvent(stale))
     assert events.GetEvent(ev_pb.GetEventRequest(name=created.name)).display_name == "Review v2"
-    target.check_upstream()
+    check_upstream(target)
     expect_error(
         Code.ABORTED,
         lambda: events.DeleteEvent(ev_pb.DeleteEventRequest(name=created.name, etag='"x"')),
     )
     events.DeleteEvent(ev_pb.DeleteEventRequest(name=created.name, etag=updated.etag))
     expect_error(Code.NOT_FOUND, lambda: events.GetEvent(ev_pb.GetEventRequest(name=created.name)))
-    target.check_upstream()
+    check_upstream(target)
 
 
 def test_bad_input_writes_nothing(target: Target) -> None:
@@ -132,18 +112,18 @@ def test_bad_input_writes_nothing(target: Target) -> None:
     failure = expect_error(Code.INVALID_ARGUMENT, lambda: _create(target, bad))
     assert {"event.end", "event.display_name"} <= failure.fields
     assert _list(target, target.account.primary) == before
-    target.check_upstream()
+    check_upstream(target)
 
 
 def test_paging_lists_every_event_once(target: Target) -> None:
     made = {_create(target, _event(f"E{i}", 10 + i % 5, 8 + i)).name for i in range(7)}
     listed = [e.name for e in _list(target, target.account.primary, page_size=3)]
     assert sorted(listed) == sorted(made)
-    target.check_upstream()
+    check_upstream(target)
 
 
 def test_series_edits(target: Target) -> None:
-    events = target.suite.almanac.events()
+    events = target.almanac.events()
     series = _create(
         target, _event("Daily", 16, recurrence=ev_pb.Recurrence(rrules=["FREQ=DAILY;COUNT=6"]))
     )
@@ -172,14 +152,14 @@ def test_series_edits(target: Target) -> None:
     assert sorted(titles) == [
         (16, "Daily"), (17, "Daily"), (18, "Daily (special)"), (20, "Later"), (21, "Later"),
     ]  # fmt: skip
-    target.check_upstream()
-    if target.upstream_user:
-        held = target.suite.upstream.items(target.upstream_user, "cal0")[series.ical_uid]
-        assert [e["displayName"] for e in held["events"]] == ["Daily", "Daily (special)"]
+    check_upstream(target)
+    if target.upstream is not None:
+        held = target.upstream.series()[series.ical_uid]
+        assert held == ["Daily", "Daily (special)"]
 
 
 def test_calendars_crud(target: Target) -> None:
-    calendars = target.suite.almanac.calendars()
+    calendars = target.almanac.calendars()
     made = target.account.create_calendar("Team", time_zone="Europe/Berlin")
     renamed = calendars.UpdateCalendar(
         cal_pb.UpdateCalendarRequest(
@@ -188,9 +168,8 @@ def test_calendars_crud(target: Target) -> None:
         )
     )
     assert renamed.display_name == "Team B"
-    if target.upstream_user:
-        upstream = target.suite.upstream.calendars(target.upstream_user)
-        assert "Team B" in {c.get("displayName") for c in upstream.values()}
+    if target.upstream is not None:
+        assert "Team B" in target.upstream.calendar_names()
     expect_error(
         Code.ABORTED,
         lambda: calendars.DeleteCalendar(
@@ -199,15 +178,12 @@ def test_calendars_crud(target: Target) -> None:
     )
     calendars.DeleteCalendar(cal_pb.DeleteCalendarRequest(name=made.name))
     assert made.name not in {c.name for c in target.account.list_calendars()}
-    if target.upstream_user:
-        upstream = target.suite.upstream.calendars(target.upstream_user)
-        assert "Team B" not in {c.get("displayName") for c in upstream.values()}
+    if target.upstream is not None:
+        assert "Team B" not in target.upstream.calendar_names()
 
 
 def test_account_capabilities_cover_the_contract(target: Target) -> None:
-    shown = target.suite.almanac.accounts().GetAccount(
-        acc_pb.GetAccountRequest(name=target.account.name)
-    )
+    shown = target.almanac.accounts().GetAccount(acc_pb.GetAccountRequest(name=target.account.name))
     for needed in (acc_pb.CAPABILITY_EVENTS, acc_pb.CAPABILITY_EVENT_WRITE,
                    acc_pb.CAPABILITY_BUSY_TIME, acc_pb.CAPABILITY_ICS_EXPORT):  # fmt: skip
         assert needed in shown.capabilities
@@ -216,7 +192,7 @@ def test_account_capabilities_cover_the_contract(target: Target) -> None:
 def test_busy_time_and_export_read_what_was_written(target: Target) -> None:
     """Availability and ICS export work the same on every connector."""
     _create(target, _event("Busy", 24, 14))
-    channel = target.suite.cluster.channel(target.suite.cluster.address("availability"))
+    channel = grpc.insecure_channel(target.availability_address)
     free_busy = av_grpc.AvailabilityServiceStub(channel).QueryFreeBusy(
         av_pb.QueryFreeBusyRequest(
             calendars=[target.account.primary],
@@ -225,12 +201,12 @@ def test_busy_time_and_export_read_what_was_written(target: Target) -> None:
                 end_time=at(utc(2026, 11, 25)).date_time,
             ),
         ),
-        metadata=(("authorization", f"Bearer {target.suite.almanac.admin_secret}"),),
+        metadata=(("authorization", f"Bearer {target.almanac.admin_secret}"),),
     )
     busy = [(b.start_time.ToDatetime().hour, b.end_time.ToDatetime().hour)
             for b in free_busy.calendars[0].busy]  # fmt: skip
     assert busy == [(14, 15)]
-    exported = target.suite.almanac.calendars().ExportCalendar(
+    exported = target.almanac.calendars().ExportCalendar(
         cal_pb.ExportCalendarRequest(name=target.account.primary)
     )
     assert b"SUMMARY:Busy" in exported.data

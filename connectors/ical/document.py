@@ -22,6 +22,7 @@ dropped) is a `ImportWarning` with its line in `ParsedCalendar.warnings`.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -151,6 +152,9 @@ class _Importer:
             target.append((event, line))
             return
         self.events.append((event, line))
+        if decoded.periods and not event.ical_uid:
+            # Period exceptions are tied to their series by UID.
+            event.ical_uid = f"{uuid.uuid4()}@almanac.dev"
         if decoded.periods and times.kind(event.end):
             for exception in period_exceptions(event, decoded.periods, self.default_zone):
                 self.exceptions.append((exception, line))

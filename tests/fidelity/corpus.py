@@ -66,6 +66,11 @@ def key_of(value: date | datetime) -> str:
     return f"D:{value:%Y-%m-%d}"
 
 
+def starts_only(keys: set[str] | str) -> set[str] | str:
+    """Keys without their UID: an export gives a UID to events that had none."""
+    return keys if isinstance(keys, str) else {k.split("|", 1)[1] for k in keys}
+
+
 def seconds_of(key: str) -> float:
     """Where a key lies, dates and floating times read in UTC."""
     text = key.split("|", 1)[-1][2:].rstrip("Z")
@@ -121,17 +126,23 @@ def _until_time(until: date | datetime) -> common_pb2.EventTime:
     return out
 
 
+def _uid(event: ev_pb.Event) -> str:
+    # A UID Almanac made up (an event without one) is no UID to compare.
+    return "" if event.ical_uid.endswith("@almanac.dev") else event.ical_uid
+
+
 def almanac_starts(parsed: ParsedCalendar, window: Span) -> set[str]:
     """Instances as Almanac lists them: each series expanded by
     connectors.recurrence, its exceptions put in place (cancelled ones and
     EXDATEs removed), floating times and dates in UTC."""
     overrides: dict[tuple[str, str], ev_pb.Event] = {
-        (e.ical_uid, _time_key(e.original_start)): e for e in parsed.exceptions
+        (_uid(e), _time_key(e.original_start)): e for e in parsed.exceptions
     }
     used: set[tuple[str, str]] = set()
     out: set[str] = set()
+    masters = {_uid(e) for e in parsed.events}
     for event in parsed.events:
-        uid = event.ical_uid
+        uid = _uid(event)
         if event.recurrence_type != ev_pb.RECURRENCE_TYPE_MASTER:
             if event.status != _CANCELLED:
                 out.add(f"{uid}|{_time_key(event.start)}")
@@ -155,10 +166,9 @@ def almanac_starts(parsed: ParsedCalendar, window: Span) -> set[str]:
             if override.status != _CANCELLED:
                 out.add(f"{uid}|{_time_key(override.start)}")
     for ident, exception in overrides.items():
-        masters = {e.ical_uid for e in parsed.events}
-        if ident not in used and exception.ical_uid not in masters:
+        if ident not in used and ident[0] not in masters:
             if exception.status != _CANCELLED:  # an instance without its series
-                out.add(f"{exception.ical_uid}|{_time_key(exception.start)}")
+                out.add(f"{ident[0]}|{_time_key(exception.start)}")
     return window.keep(out)
 
 

@@ -63,6 +63,9 @@ function expand(ics, lo, hi) {
       }
       const it = event.iterator();
       for (let n = 0, next = it.next(); next && n < MAX_PER_SERIES; n++, next = it.next()) {
+        // An RDATE;VALUE=PERIOD comes out of the iterator as a Period, which
+        // getOccurrenceDetails does not take: its start is the occurrence.
+        if (next instanceof ICAL.Period) next = next.start;
         if (seconds(next) >= hi + 3 * 86400) break;
         const details = event.getOccurrenceDetails(next);
         if (cancelled(details.item.component)) continue;

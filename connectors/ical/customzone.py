@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from almanac.v1 import event_service_pb2 as ev_pb
+
 from .observances import Observances
 
-__all__ = ["KEY", "CustomZone", "VTimezoneInfo", "custom_zones_of"]
+__all__ = ["KEY", "CustomZone", "VTimezoneInfo", "custom_zones_of", "zone_property"]
 
 # CustomProperty key of the VTIMEZONE a custom-zone event was read with.
 KEY = "ical.vtimezone"
+# CustomProperty values are at most 8 KiB (EventService limits).
+_MAX_VALUE = 8192
 # Years of rules evaluated around the years a document uses a zone.
 _MARGIN_YEARS = 2
 
@@ -97,6 +101,23 @@ def fixed_standin(offset: timedelta) -> str:
     if hours == 0:
         return "UTC"
     return f"Etc/GMT{-hours:+d}"
+
+
+def zone_property(
+    zones: dict[str, CustomZone],
+) -> tuple[ev_pb.CustomProperty | None, str | None]:
+    """The custom property keeping an event's custom zone (the zone of its
+    start: one per event), and why it could not be kept, if so. Its value
+    is the stand-in zone, a newline and the VTIMEZONE text."""
+    for standin, zone in zones.items():
+        value = f"{standin}\n{zone.text}"
+        if len(value) > _MAX_VALUE:
+            return (
+                None,
+                f"the VTIMEZONE of {zone.tzid!r} is too large to keep; exported as {standin}",
+            )
+        return ev_pb.CustomProperty(key=KEY, value=value, private=True), None
+    return None, None
 
 
 def custom_zones_of(events: list[Any]) -> dict[str, CustomZone]:

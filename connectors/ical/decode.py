@@ -15,12 +15,10 @@ free/busy time nobody asked for.
 from __future__ import annotations
 
 import dataclasses
-import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlparse
 
 from almanac.v1 import common_pb2
 from almanac.v1 import event_service_pb2 as ev_pb
@@ -31,8 +29,8 @@ from . import times
 from .alarms import valarm_to_reminder
 from .build import invalid_value
 from .colors import hex_from_css
-from .customzone import KEY as ZONE_KEY
-from .customzone import CustomZone
+from .customzone import CustomZone, zone_property
+from .normalize import attachment, gregorian
 from .people import attendee_from_ical, organizer_from_ical
 from .problems import Problems, Unrepresentable, Warnings
 from .rfc import CLASS, STATUS, TRANSP_TRANSPARENT, X
@@ -40,13 +38,6 @@ from .values import text_of
 from .zones import ZoneResolver
 
 __all__ = ["Decoded", "decode_vevent", "vevent_to_event"]
-
-# RFC 7529 RSCALE: only the Gregorian scale with SKIP=OMIT (the RFC 5545
-# reading) is what Almanac's expander computes; the part is dropped then.
-_RSCALE = re.compile(r"(?i)(^|;)RSCALE=([^;]*)")
-_SKIP = re.compile(r"(?i)(^|;)SKIP=([^;]*)")
-# ATTACH URLs Almanac stores (the API accepts absolute http(s) URLs only).
-_URL_SCHEMES = frozenset({"http", "https"})
 
 
 @dataclass
@@ -213,7 +204,10 @@ class _Reader:
         for prop in _all(self.vevent, "RRULE"):
             if self.broken(prop):
                 continue
-            rule = self._gregorian(prop, prop.to_ical().decode("ascii", "replace"))
+            try:
+                rule = gregorian(prop.to_ical().decode("ascii", "replace"))
+            except ValueError as exc:
+                raise Unrepresentable(prop, str(exc)) from exc
             if "COUNT" in prop and "UNTIL" in prop:
                 self.fail(prop, "RRULE: COUNT and UNTIL must not both be present")
                 continue
@@ -237,25 +231,6 @@ class _Reader:
             for prop in _all(self.vevent, name):
                 found = self.times(prop, periods=name == "RDATE")
                 target.extend(times.conform(t, start, self.default_zone) for t in found)
-
-    def _gregorian(self, prop: Any, rule: str) -> str:
-        """The rule without RSCALE=GREGORIAN (and SKIP=OMIT), which mean
-        exactly RFC 5545's reading; any other calendar scale or SKIP cannot
-        be expanded here (RFC 7529), so the component is left out."""
-        scale = _RSCALE.search(rule)
-        if scale is None:
-            return rule
-        skip = _SKIP.search(rule)
-        skipping = skip.group(2).upper() if skip else "OMIT"
-        if scale.group(2).upper() != "GREGORIAN" or skipping != "OMIT":
-            raise Unrepresentable(
-                prop,
-                f"RRULE with RSCALE={scale.group(2)}"
-                + (f";SKIP={skipping}" if skipping != "OMIT" else "")
-                + " (RFC 7529) cannot be expanded: only the Gregorian calendar with SKIP=OMIT is",
-            )
-        rule = _SKIP.sub("", _RSCALE.sub("", rule))
-        return rule.lstrip(";")
 
     def scalar(self, event: ev_pb.Event) -> None:
         v = self.vevent
@@ -330,39 +305,19 @@ class _Reader:
                 event.reminders.append(reminder)
 
     def _attachment(self, event: ev_pb.Event, attach: Any) -> None:
-        params = attach.params
-        if str(params.get("VALUE", "URI")).upper() == "BINARY" or params.get("ENCODING"):
-            self.notes.at(attach, "ATTACH with inline content dropped (Almanac keeps URLs)")
-            return
-        url = str(attach).strip()
-        parsed = urlparse(url)
-        if parsed.scheme.lower() not in _URL_SCHEMES or not parsed.netloc:
-            shown = url if len(url) <= 60 else url[:57] + "..."
-            self.notes.at(attach, f"ATTACH {shown!r} dropped: Almanac keeps http(s) URLs only")
-            return
-        event.attachments.add(
-            url=url,
-            mime_type=str(params.get("FMTTYPE", "")),
-            display_name=str(params.get(X.FILENAME) or params.get("FILENAME") or ""),
-            id=str(params.get(X.ID, "")),
-        )
+        kept, dropped = attachment(attach)
+        if kept is not None:
+            event.attachments.append(kept)
+        if dropped is not None:
+            self.notes.at(attach, dropped)
 
     def keep_zones(self, event: ev_pb.Event) -> None:
-        """Keep the document's own VTIMEZONE with the event (see customzone)."""
-        for standin, zone in self.decoded.custom_zones.items():
-            value = f"{standin}\n{zone.text}"
-            if len(value) > _MAX_ZONE_TEXT:
-                self.notes.at(
-                    self.vevent,
-                    f"the VTIMEZONE of {zone.tzid!r} is too large to keep; exported as {standin}",
-                )
-                continue
-            event.custom_properties.add(key=ZONE_KEY, value=value, private=True)
-            break  # one per event: the zone of its start
-
-
-# CustomProperty values are at most 8 KiB (EventService limits).
-_MAX_ZONE_TEXT = 8192
+        """Keep the document's own VTIMEZONE with the event (`customzone`)."""
+        kept, dropped = zone_property(self.decoded.custom_zones)
+        if kept is not None:
+            event.custom_properties.append(kept)
+        if dropped is not None:
+            self.notes.at(self.vevent, dropped)
 
 
 def decode_vevent(

@@ -49,8 +49,7 @@ class _Rule:
     # Exclusive wall-clock bound from UNTIL: members are exactly the
     # candidates below it (None: no UNTIL).
     bound: datetime | None
-    # UNTIL as an instant (timed series): a time shifted out of a gap may
-    # pass it although its wall clock is below ``bound``.
+    # UNTIL as an instant (timed series): a time shifted out of a gap may pass it.
     last: datetime | None = None
 
 
@@ -192,8 +191,7 @@ class Series:
         """Members of RRULE ``i`` alone: how many have a key before ``key``,
         and an iterator over the others (from the first at/after ``key``)."""
         rule = self.rules[i]
-        # Start a little earlier: the member at ``key`` may have been named
-        # by an earlier wall clock (a fold, or a time shifted out of a gap).
+        # From earlier: a fold or a gap shift may name ``key`` by an earlier wall.
         try:
             earlier = wall - timedelta(days=2)
         except OverflowError:

@@ -2,8 +2,8 @@
 
 Public API::
 
-    to_ics(calendar, events) -> bytes              one VCALENDAR document
-    from_ics(data, *, default_zone) -> ParsedCalendar
+    to_ics(calendar, events, *, header=()) -> bytes   one VCALENDAR document
+    from_ics(data, *, default_zone) -> ParsedCalendar  (events, warnings, header)
     event_to_vevent(event, *, master=None, ...) -> icalendar.Event
     vevent_to_event(vevent, *, default_zone=..., zones=None, problems=None) -> Event
 
@@ -59,12 +59,22 @@ on VALARM texts and attendees RFC 5545 requires but the reminder lacked.
 Import reads RFC 5545 (not Almanac's API defaults): a missing DTEND is one
 day for a DATE start and zero length for a DATE-TIME start (see `decode`).
 ``Z`` values stay UTC and floating values stay floating; X-WR-TIMEZONE is
-not applied to values (RFC 5545 ignores it, and Almanac's own exports carry
-it next to UTC and floating values that must come back unchanged). Other
-clients' data that Almanac cannot hold is dropped, not refused: binary
-ATTACH, alarms after the start or of ACTION NONE/PROCEDURE, RDATE periods
-(their start is kept), CUTYPE=ROOM (read as a resource). What would change
-meaning if dropped is refused: EXRULE, RECURRENCE-ID;RANGE=THISANDFUTURE.
+not applied to values (RFC 5545 ignores it); the document's own calendar
+properties come back in ``ParsedCalendar.header`` for its export. A
+VTIMEZONE that matches no IANA zone is evaluated from its own rules and
+kept with the event (`customzone`). RDATE periods and
+RECURRENCE-ID;RANGE=THISANDFUTURE become exceptions and split series
+(`future`). Other clients' data that Almanac cannot hold is dropped with a
+warning naming its line (``ParsedCalendar.warnings``), not refused: binary
+or non-http(s) ATTACH, a duplicate attendee (merged), alarms after the
+start or of ACTION NONE/PROCEDURE, CUTYPE=ROOM (read as a resource). A
+VEVENT whose meaning Almanac cannot hold (EXRULE, RSCALE other than
+GREGORIAN with SKIP=OMIT, RFC 7529) is left out with a warning and the rest
+of the document imported.
+
+Export (`export.to_ics`, see `encode`): no X-WR-TIMEZONE of Almanac's own;
+cancelled exceptions as EXDATEs; period exceptions as RDATE;VALUE=PERIOD;
+UNTIL in UTC for zoned series; custom VTIMEZONEs written again.
 
 On a VEVENT that icalendar itself parsed (CalDAV), two things are
 icalendar's: RRULE parts come back in icalendar's order, and backslash
@@ -74,14 +84,16 @@ follows RFC 5545: parameters have no backslash escapes).
 
 from .decode import vevent_to_event
 from .document import ParsedCalendar, from_ics
-from .encode import event_to_vevent, to_ics
-from .problems import Problems
+from .encode import event_to_vevent
+from .export import to_ics
+from .problems import ImportWarning, Problems
 from .rfc import MAX_COMPONENTS, MAX_ICS_BYTES
 from .zones import ZoneResolver
 
 __all__ = [
     "MAX_COMPONENTS",
     "MAX_ICS_BYTES",
+    "ImportWarning",
     "ParsedCalendar",
     "Problems",
     "ZoneResolver",

@@ -14,7 +14,9 @@ free/busy time nobody asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -27,13 +29,30 @@ from . import times
 from .alarms import valarm_to_reminder
 from .build import invalid_value
 from .colors import hex_from_css
+from .customzone import CustomZone, zone_property
+from .normalize import attachment, gregorian
 from .people import attendee_from_ical, organizer_from_ical
-from .problems import Problems
+from .problems import Problems, Unrepresentable, Warnings
 from .rfc import CLASS, STATUS, TRANSP_TRANSPARENT, X
 from .values import text_of
 from .zones import ZoneResolver
 
-__all__ = ["vevent_to_event"]
+__all__ = ["Decoded", "decode_vevent", "vevent_to_event"]
+
+
+@dataclass
+class Decoded:
+    """One VEVENT read: the event and what the document importer needs
+    besides it (RDATE periods, a this-and-future override, custom zones)."""
+
+    event: ev_pb.Event
+    # RDATE;VALUE=PERIOD values: (start, end), end of the period's own length.
+    periods: list[tuple[common_pb2.EventTime, common_pb2.EventTime]] = dataclasses.field(
+        default_factory=list
+    )
+    this_and_future: bool = False
+    custom_zones: dict[str, CustomZone] = dataclasses.field(default_factory=dict)
+
 
 _TEXT_FIELDS = (("SUMMARY", "display_name"), ("DESCRIPTION", "description"),
                 ("LOCATION", "location"), (X.EVENT_TYPE, "event_type"))  # fmt: skip
@@ -59,12 +78,19 @@ def _flag(value: Any) -> bool | None:
 
 class _Reader:
     def __init__(
-        self, vevent: Any, default_zone: str, zones: ZoneResolver, problems: Problems
+        self,
+        vevent: Any,
+        default_zone: str,
+        zones: ZoneResolver,
+        problems: Problems,
+        notes: Warnings,
     ) -> None:
         self.vevent = vevent
         self.default_zone = default_zone
         self.zones = zones
         self.problems = problems
+        self.notes = notes
+        self.decoded = Decoded(ev_pb.Event())
 
     def fail(self, where: Any, message: str) -> None:
         self.problems.at(where, message)
@@ -76,25 +102,55 @@ class _Reader:
             return True
         return False
 
-    def times(self, prop: Any) -> list[common_pb2.EventTime]:
-        """Every value of a DATE/DATE-TIME(-list) property as EventTimes."""
+    def times(self, prop: Any, *, periods: bool = False) -> list[common_pb2.EventTime]:
+        """Every value of a DATE/DATE-TIME(-list) property as EventTimes;
+        with ``periods``, PERIOD values are also recorded with their end."""
         if self.broken(prop):
             return []
         tzid = prop.params.get("TZID")
-        zone_name: str | None = None
         if hasattr(prop, "dts"):
             values = [getattr(v, "dt", v) for v in prop.dts]
         else:
             values = [prop.dt]
-        # PERIOD values (RDATE;VALUE=PERIOD): Almanac keeps the start.
-        values = [v[0] if isinstance(v, tuple) else v for v in values]
-        if tzid and any(isinstance(v, datetime) for v in values):
-            try:
-                zone_name = self.zones.resolve(str(tzid))
-            except times.UnknownZone as exc:
-                self.fail(prop, str(exc))
+        zone: str | CustomZone | None = None
+        if tzid and any(isinstance(v, datetime | tuple) for v in values):
+            zone = self._zone(prop, str(tzid))
+            if zone is None:
                 return []
-        return [times.from_ical_value(v, zone_name) for v in values if isinstance(v, date)]
+        found: list[common_pb2.EventTime] = []
+        for value in values:
+            if isinstance(value, tuple):  # PERIOD: (start, end or duration)
+                start = self._time(value[0], zone)
+                found.append(start)
+                if periods:
+                    self.decoded.periods.append((start, self._period_end(start, value[1], zone)))
+            elif isinstance(value, date):
+                found.append(self._time(value, zone))
+        return found
+
+    def _zone(self, prop: Any, tzid: str) -> str | CustomZone | None:
+        try:
+            return self.zones.resolve(tzid)
+        except times.UnknownZone as exc:
+            custom = self.zones.custom(tzid)
+            if custom is None:
+                self.fail(prop, str(exc))
+                return None
+            self.decoded.custom_zones[custom.standin] = custom
+            return custom
+
+    def _time(self, value: date, zone: str | CustomZone | None) -> common_pb2.EventTime:
+        if isinstance(zone, CustomZone) and isinstance(value, datetime):
+            at = value.replace(tzinfo=zone.info).astimezone(UTC)
+            return times.from_ical_value(at.astimezone(times.zone(zone.standin)), zone.standin)
+        return times.from_ical_value(value, zone if isinstance(zone, str) else None)
+
+    def _period_end(
+        self, start: common_pb2.EventTime, end: Any, zone: str | CustomZone | None
+    ) -> common_pb2.EventTime:
+        if isinstance(end, timedelta):
+            return times.add_duration(start, end)
+        return self._time(end, zone)
 
     def one_time(self, name: str) -> common_pb2.EventTime | None:
         prop = _first(self.vevent, name)
@@ -148,7 +204,10 @@ class _Reader:
         for prop in _all(self.vevent, "RRULE"):
             if self.broken(prop):
                 continue
-            rule = prop.to_ical().decode("ascii", "replace")
+            try:
+                rule = gregorian(prop.to_ical().decode("ascii", "replace"))
+            except ValueError as exc:
+                raise Unrepresentable(prop, str(exc)) from exc
             if "COUNT" in prop and "UNTIL" in prop:
                 self.fail(prop, "RRULE: COUNT and UNTIL must not both be present")
                 continue
@@ -162,15 +221,16 @@ class _Reader:
                 continue
             event.recurrence.rrules.append(rule)
         if _all(self.vevent, "EXRULE"):
-            self.fail(
-                _first(self.vevent, "EXRULE"), "EXRULE (deprecated by RFC 5545) is not supported"
+            raise Unrepresentable(
+                _first(self.vevent, "EXRULE"), "EXRULE (removed by RFC 5545) is not supported"
             )
         for name, target in (
             ("RDATE", event.recurrence.rdates),
             ("EXDATE", event.recurrence.exdates),
         ):
             for prop in _all(self.vevent, name):
-                target.extend(times.conform(t, start, self.default_zone) for t in self.times(prop))
+                found = self.times(prop, periods=name == "RDATE")
+                target.extend(times.conform(t, start, self.default_zone) for t in found)
 
     def scalar(self, event: ev_pb.Event) -> None:
         v = self.vevent
@@ -195,7 +255,9 @@ class _Reader:
         if found is not None:
             event.status = found
         for categories in _all(v, "CATEGORIES"):
-            event.categories.extend(str(c) for c in getattr(categories, "cats", [categories]))
+            # An empty CATEGORIES (or empty item) names no category: dropped.
+            names = [str(c) for c in getattr(categories, "cats", [categories])]
+            event.categories.extend(c for c in names if c)
         # The exact value Almanac wrote wins over the CSS name next to it.
         exact, named = _first(v, X.COLOR), _first(v, "COLOR")
         if exact is not None:
@@ -217,25 +279,89 @@ class _Reader:
         organizer = _first(v, "ORGANIZER")
         if organizer is not None and not self.broken(organizer):
             event.organizer.CopyFrom(organizer_from_ical(organizer))
-        event.attendees.extend(
-            attendee_from_ical(a) for a in _all(v, "ATTENDEE") if not self.broken(a)
-        )
+        seen: dict[str, int] = {}
+        for prop in _all(v, "ATTENDEE"):
+            if self.broken(prop):
+                continue
+            attendee = attendee_from_ical(prop)
+            email = attendee.email.strip().lower()
+            if email in seen:
+                # The first entry wins; a later one adds only what it lacks.
+                merged = event.attendees[seen[email]]
+                for name in ("display_name", "comment", "id"):
+                    if not getattr(merged, name) and getattr(attendee, name):
+                        setattr(merged, name, getattr(attendee, name))
+                self.notes.at(prop, f"ATTENDEE {attendee.email} is listed twice; merged")
+                continue
+            seen[email] = len(event.attendees)
+            event.attendees.append(attendee)
         for attach in _all(v, "ATTACH"):
-            params = attach.params
-            if str(params.get("VALUE", "URI")).upper() == "BINARY" or params.get("ENCODING"):
-                continue  # inline content: Almanac keeps URLs only
-            event.attachments.add(
-                url=str(attach),
-                mime_type=str(params.get("FMTTYPE", "")),
-                display_name=str(params.get(X.FILENAME) or params.get("FILENAME") or ""),
-                id=str(params.get(X.ID, "")),
-            )
+            self._attachment(event, attach)
         for alarm in v.walk("VALARM"):
             reminder = valarm_to_reminder(
                 alarm, start=event.start, end=event.end, floating_zone=self.default_zone
             )
             if reminder is not None:
                 event.reminders.append(reminder)
+
+    def _attachment(self, event: ev_pb.Event, attach: Any) -> None:
+        kept, dropped = attachment(attach)
+        if kept is not None:
+            event.attachments.append(kept)
+        if dropped is not None:
+            self.notes.at(attach, dropped)
+
+    def keep_zones(self, event: ev_pb.Event) -> None:
+        """Keep the document's own VTIMEZONE with the event (`customzone`)."""
+        kept, dropped = zone_property(self.decoded.custom_zones)
+        if kept is not None:
+            event.custom_properties.append(kept)
+        if dropped is not None:
+            self.notes.at(self.vevent, dropped)
+
+
+def decode_vevent(
+    vevent: Any,
+    *,
+    default_zone: str,
+    zones: ZoneResolver,
+    problems: Problems,
+    notes: Warnings,
+) -> Decoded:
+    """One VEVENT read for a document import (see `Decoded`).
+
+    Raises `Unrepresentable` for a component Almanac cannot hold.
+    """
+    reader = _Reader(vevent, default_zone, zones, problems, notes)
+    event = reader.decoded.event
+    uid = _first(vevent, "UID")
+    if uid is not None:
+        event.ical_uid = text_of(uid).strip()
+    start = reader.one_time("DTSTART")
+    if start is None:
+        if "DTSTART" not in vevent:
+            reader.fail(vevent, "VEVENT has no DTSTART")
+        return reader.decoded
+    event.start.CopyFrom(start)
+    event.all_day = times.kind(start) == "date"
+    event.end.CopyFrom(reader.end(start))
+    reader.scalar(event)
+    reader.related(event)
+    reader.recurrence(event)
+    recurrence_id = _first(vevent, "RECURRENCE-ID")
+    if recurrence_id is not None:
+        if str(recurrence_id.params.get("RANGE", "")).upper() == "THISANDFUTURE":
+            reader.decoded.this_and_future = True
+        original = reader.one_time("RECURRENCE-ID")
+        if original is not None:
+            event.original_start.CopyFrom(original)
+        event.recurrence_type = ev_pb.RECURRENCE_TYPE_INSTANCE
+    elif event.recurrence.rrules or event.recurrence.rdates:
+        event.recurrence_type = ev_pb.RECURRENCE_TYPE_MASTER
+    else:
+        event.recurrence_type = ev_pb.RECURRENCE_TYPE_SINGLE
+    reader.keep_zones(event)
+    return reader.decoded
 
 
 def vevent_to_event(
@@ -251,40 +377,23 @@ def vevent_to_event(
     compared with or turned into an instant (a floating DTSTART with a zoned
     DTEND, an absolute alarm). ``zones`` resolves TZIDs (default: names
     only, no VTIMEZONEs). Problems are added to ``problems`` if given, else
-    raised at the end as `InvalidArgument`.
+    raised at the end as `InvalidArgument`; so is a VEVENT Almanac cannot
+    hold (a document import leaves those out with a warning instead).
+    RDATE periods keep their start only here (`decode_vevent` has them).
     """
     own = problems is None
     problems = problems if problems is not None else Problems()
-    reader = _Reader(vevent, default_zone, zones or ZoneResolver(), problems)
-    event = ev_pb.Event()
-    uid = _first(vevent, "UID")
-    if uid is not None:
-        event.ical_uid = text_of(uid).strip()
-    start = reader.one_time("DTSTART")
-    if start is None:
-        if "DTSTART" not in vevent:
-            reader.fail(vevent, "VEVENT has no DTSTART")
-        if own:
-            problems.raise_if_any()
-        return event
-    event.start.CopyFrom(start)
-    event.all_day = times.kind(start) == "date"
-    event.end.CopyFrom(reader.end(start))
-    reader.scalar(event)
-    reader.related(event)
-    reader.recurrence(event)
-    recurrence_id = _first(vevent, "RECURRENCE-ID")
-    if recurrence_id is not None:
-        if str(recurrence_id.params.get("RANGE", "")).upper() == "THISANDFUTURE":
-            reader.fail(recurrence_id, "RECURRENCE-ID;RANGE=THISANDFUTURE is not supported")
-        original = reader.one_time("RECURRENCE-ID")
-        if original is not None:
-            event.original_start.CopyFrom(original)
-        event.recurrence_type = ev_pb.RECURRENCE_TYPE_INSTANCE
-    elif event.recurrence.rrules or event.recurrence.rdates:
-        event.recurrence_type = ev_pb.RECURRENCE_TYPE_MASTER
-    else:
-        event.recurrence_type = ev_pb.RECURRENCE_TYPE_SINGLE
+    try:
+        decoded = decode_vevent(
+            vevent,
+            default_zone=default_zone,
+            zones=zones or ZoneResolver(),
+            problems=problems,
+            notes=Warnings(problems.locate),
+        )
+    except Unrepresentable as exc:
+        problems.at(exc.where, exc.message)
+        decoded = Decoded(ev_pb.Event())
     if own:
         problems.raise_if_any()
-    return event
+    return decoded.event

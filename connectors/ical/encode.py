@@ -3,57 +3,119 @@
 The property table (proto field <-> iCalendar) is in the package docstring;
 `rfc` holds the value tables. Times go through `times`, people through
 `people`, reminders through `alarms`.
+
+The document is written so that other readers list the instances Almanac
+lists:
+
+* no X-WR-TIMEZONE of Almanac's own (readers that honour it, as Google
+  does, would move floating and UTC series); an imported document's own
+  calendar properties are written again when given (``header``);
+* a cancelled exception becomes an EXDATE of its series (readers that
+  ignore STATUS on an override would show the instance again);
+* an exception that only gives an RDATE instance its own length is an
+  RDATE;VALUE=PERIOD again (`future`);
+* UNTIL of a zoned series is in UTC (RFC 5545 section 3.3.10 "MUST");
+* an event read with a custom VTIMEZONE (`customzone`) is written with
+  that VTIMEZONE and its wall-clock times again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import common_pb2
 from almanac.v1 import event_service_pb2 as ev_pb
-from icalendar import Calendar, Event
+from icalendar import Event
 from icalendar.prop import vDDDLists, vDDDTypes, vUri
 
 from connectors.errors import InvalidArgument
+from connectors.recurrence import RRuleError, parse_rrule
+from connectors.recurrence.rules import format_until
 
 from . import times
 from .alarms import reminder_to_valarm
 from .colors import css_name
+from .customzone import KEY as ZONE_KEY
+from .customzone import CustomZone
 from .people import attendee_to_ical, organizer_to_ical
-from .rfc import CLASS, PRODID, STATUS, TRANSP_OPAQUE, TRANSP_TRANSPARENT, VERSION, X
+from .rfc import CLASS, STATUS, TRANSP_OPAQUE, TRANSP_TRANSPARENT, X
 from .values import TextParameters, TextValue, categories_value, clean_text, recur_text
-from .vtimezone import vtimezone
 
-__all__ = ["event_to_vevent", "to_ics"]
+__all__ = ["Zones", "event_to_vevent", "utc_until"]
 
 _TEXT_FIELDS = (("display_name", "SUMMARY"), ("description", "DESCRIPTION"),
                 ("location", "LOCATION"), ("event_type", X.EVENT_TYPE))  # fmt: skip
-_TIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
-# VTIMEZONEs cover the years the calendar uses plus this many: a series
-# goes on after its last written date (and the current rule is left open).
-_ZONE_YEARS_AFTER = 2
 
 
-def _time(t: common_pb2.EventTime) -> vDDDTypes:
-    value, tzid = times.to_ical_value(t)
+_UNTIL = re.compile(r"(?i)(^|;)UNTIL=([0-9TZ]+)")
+# Custom zones (by stand-in IANA name) of the document being written.
+Zones = dict[str, CustomZone]
+
+
+def _value(t: common_pb2.EventTime, zones: Zones) -> tuple[date | datetime, str | None]:
+    custom = zones.get(t.time_zone) if times.kind(t) == "date_time" else None
+    if custom is not None:
+        wall = times.to_datetime(t.date_time).astimezone(custom.info)
+        return wall.replace(tzinfo=None), custom.tzid
+    return times.to_ical_value(t)
+
+
+def _time(t: common_pb2.EventTime, zones: Zones) -> vDDDTypes:
+    value, tzid = _value(t, zones)
     prop = vDDDTypes(value)
     if tzid:
         prop.params["TZID"] = tzid
     return prop
 
 
-def _time_list(t: common_pb2.EventTime) -> vDDDLists:
-    value, tzid = times.to_ical_value(t)
-    prop = vDDDLists([value])
+def _time_list(
+    t: common_pb2.EventTime, zones: Zones, end: common_pb2.EventTime | None = None
+) -> vDDDLists:
+    """One RDATE/EXDATE value; with ``end``, an RDATE PERIOD."""
+    value, tzid = _value(t, zones)
+    prop = vDDDLists([(value, _value(end, zones)[0]) if end is not None else value])
     if tzid:
         prop.params["TZID"] = tzid
-    if not isinstance(value, datetime):
+    if end is not None:
+        prop.params["VALUE"] = "PERIOD"
+    elif not isinstance(value, datetime):
         prop.params["VALUE"] = "DATE"  # vDDDLists does not say so itself
     return prop
+
+
+def utc_until(rule: str, start: common_pb2.EventTime) -> str:
+    """The rule with UNTIL in the form RFC 5545 section 3.3.10 requires for
+    ``start``: UTC for a zoned start, a DATE for a DATE start (a local
+    UNTIL is read in the start's zone, a DATE one through that local day,
+    as the expander reads them)."""
+    found = _UNTIL.search(rule)
+    if found is None or times.kind(start) not in ("date_time", "date"):
+        return rule
+    try:
+        until = parse_rrule(rule).until
+    except RRuleError:
+        return rule
+    if until is None:
+        return rule
+    fixed: date | datetime
+    if times.kind(start) == "date":
+        fixed = until.astimezone(UTC).date() if isinstance(until, datetime) else until
+    elif isinstance(until, datetime) and until.tzinfo is not None:
+        return rule
+    else:
+        zone = times.zone(start.time_zone or "UTC")
+        if isinstance(until, datetime):
+            fixed = until.replace(tzinfo=zone)
+        else:
+            fixed = datetime.combine(until + timedelta(days=1), time(), zone) - timedelta(seconds=1)
+    text = format_until(fixed)
+    return rule[: found.start(2)] + text + rule[found.end(2) :]
 
 
 def _default_end(start: common_pb2.EventTime) -> common_pb2.EventTime:
@@ -73,32 +135,36 @@ def _uid(event: ev_pb.Event) -> str:
     return f"{uuid.uuid4()}@almanac.dev"
 
 
-def _times(vevent: Any, event: ev_pb.Event, master: ev_pb.Event | None, floating: str) -> None:
-    start = event.start
-    vevent.add("DTSTART", _time(start))
+def _times(vevent: Any, event: ev_pb.Event, master: ev_pb.Event | None, extra: _Extra) -> None:
+    start, floating, zones = event.start, extra.floating, extra.zones
+    vevent.add("DTSTART", _time(start, zones))
     end = event.end if times.kind(event.end) else _default_end(start)
     if times.kind(end) != times.kind(start):
         end = times.conform(end, start, floating)  # same kind; a zone of its own is fine
-    vevent.add("DTEND", _time(end))
+    vevent.add("DTEND", _time(end, zones))
     if event.HasField("original_start") and times.kind(event.original_start):
         # RECURRENCE-ID has the value type of the master's DTSTART.
         like = master.start if master is not None and times.kind(master.start) else None
         original = event.original_start
         vevent.add(
-            "RECURRENCE-ID", _time(times.conform(original, like, floating) if like else original)
+            "RECURRENCE-ID",
+            _time(times.conform(original, like, floating) if like else original, zones),
         )
     if not event.HasField("recurrence"):
         return
     for index, rule in enumerate(event.recurrence.rrules):
         try:
-            vevent.add("RRULE", recur_text(rule))
+            vevent.add("RRULE", recur_text(utc_until(rule, start)))
         except ValueError as exc:
             raise InvalidArgument(
                 violations=[(f"recurrence.rrules[{index}]", f"invalid RRULE {rule!r}: {exc}")]
             ) from exc
-    for name, values in (("RDATE", event.recurrence.rdates), ("EXDATE", event.recurrence.exdates)):
-        for value in values:
-            vevent.add(name, _time_list(times.conform(value, start, floating)))
+    for rdate in event.recurrence.rdates:
+        rdate = times.conform(rdate, start, floating)
+        period_end = extra.periods.get(rdate.SerializeToString(deterministic=True))
+        vevent.add("RDATE", _time_list(rdate, zones, period_end))
+    for value in [*event.recurrence.exdates, *extra.exdates]:
+        vevent.add("EXDATE", _time_list(times.conform(value, start, floating), zones))
 
 
 def _scalars(vevent: Any, event: ev_pb.Event) -> None:
@@ -125,6 +191,8 @@ def _scalars(vevent: Any, event: ev_pb.Event) -> None:
     if event.HasField("use_default_reminders"):
         vevent.add(X.DEFAULT_REMINDERS, X.TRUE if event.use_default_reminders else X.FALSE)
     for prop in event.custom_properties:
+        if prop.key == ZONE_KEY:
+            continue  # written as the VTIMEZONE itself (to_ics)
         value = TextValue(prop.value)
         value.params = TextParameters({X.KEY: clean_text(prop.key)})
         if prop.HasField("private"):
@@ -166,12 +234,26 @@ def _bad_zones(event: ev_pb.Event) -> Iterator[tuple[str, str]]:
                 yield f"{path}.time_zone", str(exc)
 
 
+@dataclass(frozen=True)
+class _Extra:
+    """What the document around an event adds to its VEVENT."""
+
+    floating: str = "UTC"
+    zones: Zones = dataclasses.field(default_factory=dict)
+    # RDATE start (serialized EventTime) -> its PERIOD end.
+    periods: dict[bytes, common_pb2.EventTime] = dataclasses.field(default_factory=dict)
+    exdates: tuple[common_pb2.EventTime, ...] = ()
+
+
 def event_to_vevent(
     event: ev_pb.Event,
     *,
     master: ev_pb.Event | None = None,
     floating_zone: str = "UTC",
     now: datetime | None = None,
+    zones: Zones | None = None,
+    periods: dict[bytes, common_pb2.EventTime] | None = None,
+    exdates: Sequence[common_pb2.EventTime] = (),
 ) -> Any:
     """The icalendar ``Event`` for one event, series master or exception.
 
@@ -179,7 +261,10 @@ def event_to_vevent(
     master's value type); ``floating_zone`` is where floating and zoned
     times meet when one must become the other; ``now`` is the DTSTAMP of
     events without create/update times. Zoned times are naive values with a
-    TZID parameter. Raises InvalidArgument naming the bad field.
+    TZID parameter. ``zones`` are custom zones by stand-in name (their own
+    TZID and wall clock are written), ``periods`` RDATE PERIOD ends by
+    serialized start, ``exdates`` extra EXDATEs (cancelled exceptions).
+    Raises InvalidArgument naming the bad field.
     """
     if not times.kind(event.start):
         raise InvalidArgument(violations=[("start", "the event has no start")])
@@ -195,79 +280,8 @@ def event_to_vevent(
         vevent.add("CREATED", times.to_datetime(event.create_time))
     if event.HasField("update_time"):
         vevent.add("LAST-MODIFIED", times.to_datetime(event.update_time))
-    _times(vevent, event, master, floating_zone)
+    extra = _Extra(floating_zone, zones or {}, periods or {}, tuple(exdates))
+    _times(vevent, event, master, extra)
     _scalars(vevent, event)
     _related(vevent, event)
     return vevent
-
-
-def _zone_years(vevents: Sequence[Any]) -> dict[str, tuple[int, int]]:
-    years: dict[str, tuple[int, int]] = {}
-    for vevent in vevents:
-        for name in _TIME_PROPERTIES:
-            found = vevent.get(name)
-            for prop in found if isinstance(found, list) else [found] if found else []:
-                tzid = prop.params.get("TZID")
-                if not tzid:
-                    continue
-                values = [v.dt for v in prop.dts] if hasattr(prop, "dts") else [prop.dt]
-                for value in values:
-                    if isinstance(value, date):
-                        low, high = years.get(tzid, (value.year, value.year))
-                        years[tzid] = (min(low, value.year), max(high, value.year))
-    return years
-
-
-def _calendar(calendar: cal_pb.Calendar) -> Any:
-    cal: Any = Calendar()
-    cal.add("VERSION", VERSION)
-    cal.add("PRODID", PRODID)
-    cal.add("CALSCALE", "GREGORIAN")
-    if calendar.display_name:
-        cal.add(X.WR_CALNAME, TextValue(calendar.display_name))
-        cal.add("NAME", TextValue(calendar.display_name))  # RFC 7986
-    if calendar.description:
-        cal.add(X.WR_CALDESC, TextValue(calendar.description))
-        cal.add("DESCRIPTION", TextValue(calendar.description))  # RFC 7986
-    if calendar.time_zone:
-        cal.add(X.WR_TIMEZONE, calendar.time_zone)
-    if calendar.color:
-        css = css_name(calendar.color)
-        if css:
-            cal.add("COLOR", css)  # RFC 7986
-        cal.add(X.APPLE_CALENDAR_COLOR, TextValue(calendar.color))
-    return cal
-
-
-def _is_master(event: ev_pb.Event) -> bool:
-    if event.recurrence_type == ev_pb.RECURRENCE_TYPE_INSTANCE:
-        return False
-    return bool(event.recurrence.rrules or event.recurrence.rdates)
-
-
-def to_ics(calendar: cal_pb.Calendar, events: Sequence[ev_pb.Event]) -> bytes:
-    """An RFC 5545 document: the calendar, a VTIMEZONE for every zone used,
-    and one VEVENT per event (masters, single events and exceptions)."""
-    floating = calendar.time_zone or "UTC"
-    try:
-        times.zone(floating)
-    except times.UnknownZone as exc:
-        raise InvalidArgument(violations=[("calendar.time_zone", str(exc))]) from exc
-    cal = _calendar(calendar)
-    masters = {e.ical_uid: e for e in events if e.ical_uid and _is_master(e)}
-    now = datetime.now(UTC)
-    vevents: list[Any] = []
-    violations: list[tuple[str, str]] = []
-    for index, event in enumerate(events):
-        master = None if _is_master(event) else masters.get(event.ical_uid)
-        try:
-            vevents.append(event_to_vevent(event, master=master, floating_zone=floating, now=now))
-        except InvalidArgument as exc:
-            violations += [(f"events[{index}].{field}", desc) for field, desc in exc.violations]
-    if violations:
-        raise InvalidArgument(violations=violations)
-    for zone_name, (first, last) in sorted(_zone_years(vevents).items()):
-        cal.add_component(vtimezone(zone_name, first, last + _ZONE_YEARS_AFTER))
-    for vevent in vevents:
-        cal.add_component(vevent)
-    return bytes(cal.to_ical())

@@ -101,10 +101,19 @@ class Observances:
         onsets.sort(key=lambda onset: onset[0])
         self._at = [onset[0] for onset in onsets]
         self._onsets = onsets
+        # Before every onset RFC 5545 defines nothing; standard time (the
+        # earliest STANDARD observance's TZOFFSETTO) is the zone's base, as
+        # dateutil (so recurring-ical-events) reads it.
+        standard = [
+            (_naive(sub["DTSTART"].dt), _offset(sub, "TZOFFSETTO"))
+            for sub in vtimezone.subcomponents
+            if sub.name == "STANDARD" and sub.get("DTSTART") is not None
+        ]
+        self._before = min(standard)[1] if standard else onsets[0][1]
 
     def utcoffset(self, at: datetime) -> timedelta:
         """The offset in force at ``at`` (naive UTC)."""
         index = bisect_right(self._at, at) - 1
         if index < 0:
-            return self._onsets[0][1]  # before everything: the first "from"
+            return self._before
         return self._onsets[index][2]

@@ -10,12 +10,13 @@ physical line of the input as sent (what an editor shows).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from connectors.errors import InvalidArgument
 
 from .rfc import MAX_VIOLATIONS
 
-__all__ = ["FIELD", "REASON", "Located", "Problems"]
+__all__ = ["FIELD", "REASON", "ImportWarning", "Located", "Problems", "Unrepresentable", "Warnings"]
 
 FIELD = "ics"
 # google.rpc.ErrorInfo.reason of every invalid document; part of the API.
@@ -89,3 +90,44 @@ class Problems:
         raise InvalidArgument(
             f"invalid ICS document: {shown}{more}", violations=violations, reason=REASON
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportWarning:
+    """Something of a valid document Almanac normalized or left out.
+
+    ``line`` is the 1-based physical line of the property or component (0
+    when unknown). Import goes on: these are reported, not raised.
+    """
+
+    line: int
+    message: str
+
+
+class Warnings:
+    """The warnings of one import, in file order, located like `Problems`."""
+
+    def __init__(self, locate: Callable[[object], int | None] | None = None) -> None:
+        self.locate = locate
+        self._items: list[ImportWarning] = []
+
+    def add(self, line: int | None, message: str) -> None:
+        item = ImportWarning(line or 0, message)
+        if item not in self._items and len(self._items) < MAX_VIOLATIONS:
+            self._items.append(item)
+
+    def at(self, obj: object, message: str) -> None:
+        self.add(self.locate(obj) if self.locate is not None else None, message)
+
+    def items(self) -> list[ImportWarning]:
+        return sorted(self._items, key=lambda item: item.line)
+
+
+class Unrepresentable(Exception):
+    """A component of a valid document that Almanac cannot hold: the
+    document importer leaves it out with a warning (`Warnings`)."""
+
+    def __init__(self, where: object, message: str) -> None:
+        super().__init__(message)
+        self.where = where
+        self.message = message

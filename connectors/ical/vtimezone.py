@@ -23,8 +23,9 @@ from functools import lru_cache
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 from icalendar.prop import vRecur
 
+from connectors.recurrence.zones import Change, State, changes_between, state
+
 from .times import zone
-from .transitions import State, Transition, state, transitions
 
 __all__ = ["vtimezone"]
 
@@ -53,9 +54,9 @@ def _preferred(rules: set[str]) -> str:
     raise AssertionError("a run always has a rule")
 
 
-def _runs(changes: list[Transition]) -> list[tuple[list[Transition], set[str]]]:
+def _runs(changes: list[Change]) -> list[tuple[list[Change], set[str]]]:
     """Split same-kind changes into runs that one yearly rule describes."""
-    runs: list[tuple[list[Transition], set[str]]] = []
+    runs: list[tuple[list[Change], set[str]]] = []
     for change in changes:
         onset = change.onset
         if runs:
@@ -76,10 +77,10 @@ def _runs(changes: list[Transition]) -> list[tuple[list[Transition], set[str]]]:
 
 
 @lru_cache(maxsize=256)
-def _changes(zone_name: str, start: datetime, end: datetime) -> tuple[Transition, ...]:
+def _changes(zone_name: str, start: datetime, end: datetime) -> tuple[Change, ...]:
     # Sampling decades of a zone takes tens of milliseconds; exports of the
     # same calendar ask for the same ranges again and again.
-    return tuple(transitions(zone(zone_name), start, end))
+    return tuple(changes_between(zone(zone_name), start, end))
 
 
 def _observance(
@@ -108,7 +109,7 @@ def vtimezone(zone_name: str, first_year: int, last_year: int) -> Timezone:
     result.add("TZID", zone_name)
     observances = [_observance(initial.offset, initial, first_day)]
 
-    groups: dict[tuple[timedelta, State], list[Transition]] = defaultdict(list)
+    groups: dict[tuple[timedelta, State], list[Change]] = defaultdict(list)
     for change in changes:
         groups[(change.before.offset, change.after)].append(change)
     for (before, after), group in groups.items():
@@ -124,7 +125,7 @@ def vtimezone(zone_name: str, first_year: int, last_year: int) -> Timezone:
                 # but dateutil (so icalendar) compares it with the local
                 # onset; a day later matches no other yearly instance and
                 # reads the same both ways.
-                until = run[-1].at + timedelta(days=1)
+                until = run[-1].instant + timedelta(days=1)
                 rule += f";UNTIL={until:%Y%m%dT%H%M%SZ}"
             observance.add("RRULE", vRecur.from_ical(rule))
             observances.append(observance)

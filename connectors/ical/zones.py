@@ -13,7 +13,9 @@ Almanac stores IANA names only, and files name zones many ways. In order:
    (compared daily, and hourly around each change), preferring a name the
    TZID or X-LIC-LOCATION contains, then widely used zones, then the zones
    Windows names map to (one well-known zone per region). If only the
-   change dates match, not the hours, the first such zone is taken.
+   change dates match, not the hours, the first such zone is taken;
+5. else that VTIMEZONE itself, evaluated from its own rules (`custom`,
+   see `customzone`), with the closest IANA zone as its stand-in.
 
 A known name wins over the VTIMEZONE, as in icalendar: a VTIMEZONE that
 disagrees with tzdata for ``Europe/Berlin`` is out of date, not a new zone.
@@ -29,6 +31,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from .customzone import CustomZone, build_custom, fixed_standin
 from .observances import Observances
 from .times import UnknownZone
 
@@ -133,6 +136,7 @@ class ZoneResolver:
         self._lines = dict(lines or {})
         self._usage = dict(usage or {})
         self._cache: dict[str, str | UnknownZone] = {}
+        self._custom: dict[str, CustomZone | None] = {}
 
     @classmethod
     def from_calendar(cls, calendar: Any) -> ZoneResolver:
@@ -151,6 +155,35 @@ class ZoneResolver:
         if isinstance(cached, UnknownZone):
             raise cached
         return cached
+
+    def custom(self, tzid: str) -> CustomZone | None:
+        """The document's own zone for a TZID no IANA zone matches, or None
+        when it has no usable VTIMEZONE."""
+        if tzid not in self._custom:
+            self._custom[tzid] = self._build_custom(tzid)
+        return self._custom[tzid]
+
+    def _build_custom(self, tzid: str) -> CustomZone | None:
+        vtimezone = self._vtimezones.get(tzid)
+        if vtimezone is None:
+            return None
+        years = self._usage.get(tzid, (datetime.now(UTC).year,) * 2)
+        try:
+            probe = build_custom(tzid, vtimezone, years, "UTC")
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            return None
+        return build_custom(tzid, vtimezone, years, self._standin(tzid, vtimezone, probe, years))
+
+    def _standin(self, tzid: str, vtimezone: Any, zone: CustomZone, years: tuple[int, int]) -> str:
+        # The first candidate with the same offsets in January and July of
+        # the first year used; else a fixed offset.
+        samples = [datetime(years[0], month, 15, 12, tzinfo=UTC) for month in (1, 7)]
+        wanted = [at.astimezone(zone.info).utcoffset() for at in samples]
+        for name in self._candidates(tzid, vtimezone):
+            info = ZoneInfo(name)
+            if [at.astimezone(info).utcoffset() for at in samples] == wanted:
+                return name
+        return fixed_standin(wanted[0] or timedelta(0))
 
     def _where(self, tzid: str) -> str:
         line = self._lines.get(tzid)

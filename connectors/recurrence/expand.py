@@ -10,21 +10,20 @@ zone) only for range tests.
 
 Decisions (each tested in ``tests/recurrence``):
 
-* **Nonexistent local times are skipped.** RFC 5545 §3.3.10: "Recurrence
-  rules may generate recurrence instances with an invalid date (e.g.,
-  February 30) or nonexistent local time (e.g., 1:30 AM on a day where the
-  local time is moved forward by an hour at 1:00 AM). Such recurrence
-  instances MUST be ignored and MUST NOT be counted as part of the
-  recurrence set." So a weekly 02:30 America/New_York series has no
-  instance on the spring-forward Sunday, and COUNT=N still yields N real
-  instances. Google Calendar moves such an instance to 03:30, and
-  recurring-ical-events (dateutil) keeps it at the §3.3.5 instant 03:30 EDT
-  with its end computed on the wall clock (before its start); Almanac
-  follows the MUST of §3.3.10, which is about exactly this case, so an
-  instance never lands at an instant its rule did not name. DTSTART and
-  RDATEs are instants in Almanac's API, so they always exist. Floating
-  series have no zone and skip nothing (read through ``floating_zone``, a
-  02:30 in its gap starts at 03:30 by §3.3.5).
+* **Nonexistent local times move forward by the gap.** RFC 5545 §3.3.5:
+  a local time that does not occur "is interpreted using the UTC offset
+  before the gap in local times", so a daily 02:30 Europe/Berlin series has
+  its spring-forward instance at 03:30 CEST. §3.3.10 says instances with a
+  "nonexistent local time ... MUST be ignored", which contradicts it; the
+  widely used reading is the shift (Google Calendar, Apple Calendar,
+  recurring-ical-events, ical.js), and a series on a CalDAV or Google
+  account must list the instances its server shows, so Almanac shifts
+  (architecture.md, Connectors). A shifted instance that lands on or after
+  the rule's next instance (an HOURLY rule: 02:00 becomes 03:00, which the
+  rule names anyway) is a duplicate and dropped (§3.8.5.3: "Duplicate
+  instances are ignored"), so instants stay unique and in order; COUNT
+  counts the instances that remain. Floating series have no zone and are
+  read through ``floating_zone`` the same way.
 * **Ambiguous local times are the first occurrence** (RFC 5545 §3.3.5: "the
   DATE-TIME value refers to the first occurrence of the referenced time"),
   except that the instance at DTSTART's own wall clock is DTSTART itself.
@@ -39,12 +38,15 @@ Decisions (each tested in ``tests/recurrence``):
   instant; a local (no ``Z``) UNTIL is accepted too and read in the series'
   zone; a DATE UNTIL includes the whole local day. COUNT counts the
   instances a rule generates; a DTSTART the rule does not generate is an
-  extra instance ("always counts as the first occurrence"), as in dateutil.
+  extra instance ("always counts as the first occurrence"), as in dateutil,
+  except when every RRULE's UNTIL is before DTSTART: such a series (how
+  Confluence marks a deleted one) has no instances, not DTSTART alone, as
+  recurring-ical-events and ical.js read it (RDATEs still count).
 * **EXDATE** matches by identity: the instant for a timed series (in any
   zone), the date for all-day, the wall clock for floating.
 * **Index** (`Occurrence.index`, the API's ``instance_index``): the 1-based
   position in the recurrence set *before* EXDATEs are removed, DTSTART and
-  RDATEs included in start order, nonexistent-time instances not counted. So
+  RDATEs included in start order, dropped duplicates not counted. So
   cancelling or modifying an instance never renumbers the others; an EXDATEd
   position simply has no instance (``include_excluded`` shows it, flagged).
 * **Windows**: an occurrence is in ``[window_start, window_end)`` when

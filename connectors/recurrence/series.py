@@ -49,6 +49,8 @@ class _Rule:
     # Exclusive wall-clock bound from UNTIL: members are exactly the
     # candidates below it (None: no UNTIL).
     bound: datetime | None
+    # UNTIL as an instant (timed series): a time shifted out of a gap may pass it.
+    last: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +89,19 @@ class Series:
         if rec.HasField("simple"):
             raise ValueError("translate recurrence.simple into rrules before expanding")
         rules = tuple(
-            _Rule(spec, raw_source(spec, wall, periodic=periodic), _bound(spec, kind, zone))
+            _Rule(
+                spec,
+                raw_source(spec, wall, periodic=periodic),
+                _bound(spec, kind, zone),
+                _last(spec, zone),
+            )
             for spec in (parse_rrule(text) for text in rec.rrules)
         )
         local = first if isinstance(first, datetime) and zone else wall
-        extras = {key: (key, wall, local)}
+        # Every RRULE ended before DTSTART (UNTIL < DTSTART, how Confluence
+        # marks a deleted series): no instance at all, not DTSTART alone.
+        ended = bool(rules) and all(r.bound is not None and r.bound <= wall for r in rules)
+        extras = {} if ended else {key: (key, wall, local)}
         for value in rec.rdates:
             m = _member(kind, zone, _whole(from_proto(value, default_zone=default_zone)))
             extras.setdefault(m[0], m)
@@ -142,10 +152,8 @@ class Series:
 
         With ``from_wall`` it may skip members whose wall is before it (never
         one at or after it), and still report true indices. RRULE members
-        stop before ``to_wall``: a bound the caller needs anyway, and the
-        only way out for a rule whose every candidate is skipped (say 02:30
-        on the second Sunday of March in New York). Members past year 9999
-        in UTC end the walk.
+        stop before ``to_wall``: a bound the caller needs anyway. Members
+        past year 9999 in UTC end the walk.
         """
         extras: Iterable[Member] = self.extras
         streams: list[Iterator[Member]] = []
@@ -183,16 +191,21 @@ class Series:
         """Members of RRULE ``i`` alone: how many have a key before ``key``,
         and an iterator over the others (from the first at/after ``key``)."""
         rule = self.rules[i]
-        k = rule.raw.count_before(wall)
+        # From earlier: a fold or a gap shift may name ``key`` by an earlier wall.
+        try:
+            earlier = wall - timedelta(days=2)
+        except OverflowError:
+            earlier = self.dtstart_wall
+        k = rule.raw.count_before(earlier) if earlier > self.dtstart_wall else None
         n = 0
         stream = self._stream(rule, 0, 0)
         if k is not None:
-            n = self._valid_before(rule, wall)
+            n = self._valid_before(rule, earlier)
             stream = self._stream(rule, k, n)
         for member in stream:
             if member[0] >= key:
                 return n, itertools.chain((member,), stream)
-            n += 1  # a fold: an earlier instant at a later-or-equal wall
+            n += 1
         return n, iter(())
 
     def _stream(
@@ -205,31 +218,50 @@ class Series:
             bound = horizon
         dtstart_wall, dtstart_key = self.dtstart_wall, self.dtstart_key
         zero = timedelta(0)
+        # Instances in a spring-forward gap, shifted forward by the gap and
+        # held until the next existing instance shows whether they collide.
+        shifted: list[Member] = []
         for wall in rule.raw.iter_from(k):
-            if (bound is not None and wall >= bound) or (count is not None and valid >= count):
-                return
+            if bound is not None and wall >= bound:
+                break
             if zone is None:
                 key = local = wall
             elif wall == dtstart_wall:
                 key, local = dtstart_key, dtstart_key.astimezone(zone)  # keep DTSTART's fold
             else:
-                # fold=0 offset: RFC 5545 §3.3.5 (first occurrence; before a gap).
+                # fold=0 offset: RFC 5545 §3.3.5 (first occurrence; the
+                # offset before a gap, so 02:30 in a 02:00-03:00 gap is 03:30).
                 try:
                     key = (wall - (zone.utcoffset(wall) or zero)).replace(tzinfo=UTC)
                     local = key.astimezone(zone)
                 except OverflowError:  # beyond datetime's range in UTC
-                    return
+                    break
                 if (
                     local.hour != wall.hour
                     or local.minute != wall.minute
                     or local.second != wall.second
                     or local.day != wall.day
                 ):
-                    # A nonexistent local time: RFC 5545 §3.3.10 "MUST be
-                    # ignored and MUST NOT be counted".
+                    if rule.last is None or key <= rule.last:
+                        shifted.append((key, wall, local))
                     continue
+            for member in shifted:
+                # A shifted instance at or after this one is a duplicate
+                # (RFC 5545 §3.8.5.3: "Duplicate instances are ignored").
+                if member[0] >= key or (count is not None and valid >= count):
+                    break
+                valid += 1
+                yield member
+            shifted.clear()
+            if count is not None and valid >= count:
+                return
             valid += 1
             yield key, wall, local
+        for member in shifted:
+            if count is not None and valid >= count:
+                return
+            valid += 1
+            yield member
 
     def _valid_before(self, rule: _Rule, wall: datetime, raw_count: int | None = None) -> int:
         # Members of `rule` with a wall clock before `wall`, from counts
@@ -237,18 +269,31 @@ class Series:
         limit = wall if rule.bound is None else min(wall, rule.bound)
         if raw_count is None or limit != wall:
             raw_count = rule.raw.count_before(limit)
-        n = (raw_count or 0) - self._gap_hits(rule.raw, limit)
+        n = (raw_count or 0) - self._gap_duplicates(rule, limit)
         return n if rule.spec.count is None else min(n, rule.spec.count)
 
-    def _gap_hits(self, raw: RawRule, limit: datetime) -> int:
+    def _gap_duplicates(self, rule: _Rule, limit: datetime) -> int:
+        """Candidates before ``limit`` dropped as duplicates (see `_stream`).
+
+        A candidate at wall ``g`` in a gap of length ``L`` becomes the
+        instant of ``g + L``; it is dropped when the rule's first candidate
+        ``r`` after the gap is not later, that is when ``g >= r - L``.
+        """
         if self.zone is None or self.zone is UTC:
             return 0
-        hits = 0
+        raw, dropped = rule.raw, 0
         for gap_start, gap_end in gaps_between(self.zone, self.dtstart_wall, limit):
-            hits += (raw.count_before(min(gap_end, limit)) or 0) - (
-                raw.count_before(gap_start) or 0
-            )
-        return hits
+            after = raw.count_before(gap_end)
+            if after is None:
+                return 0
+            following = next(raw.iter_from(after), None)
+            if following is None or (rule.bound is not None and following >= rule.bound):
+                continue
+            low = max(gap_start, following - (gap_end - gap_start))
+            high = min(gap_end, limit)
+            if low < high:
+                dropped += (raw.count_before(high) or 0) - (raw.count_before(low) or 0)
+        return dropped
 
     def _is_rule_member(self, key: datetime, wall: datetime) -> bool:
         for rule in self.rules:
@@ -332,6 +377,15 @@ def _bound(spec: RuleSpec, kind: TimeKind, zone: tzinfo | None) -> datetime | No
     if end is not None:
         return end
     return until.astimezone(zone).replace(tzinfo=None) + timedelta(microseconds=1)
+
+
+def _last(spec: RuleSpec, zone: tzinfo | None) -> datetime | None:
+    until = spec.until
+    if zone is None or not isinstance(until, datetime):
+        return None
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=zone)
+    return until.astimezone(UTC)
 
 
 def _until_date(value: date) -> date:

@@ -1,7 +1,8 @@
 """Raw candidates of one RRULE, as naive wall-clock datetimes.
 
 "Raw" means before the expander's own filters: nonexistent local times
-(skipped), COUNT and UNTIL (applied by the expander, because skipped
+(shifted by the gap, duplicates dropped), COUNT and UNTIL (applied
+by the expander, because dropped
 instances must not count, RFC 5545 §3.3.10). Candidates are ascending and
 never before DTSTART, and the k-th one (0-based) is `iter_from(k)`'s first.
 

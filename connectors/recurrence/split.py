@@ -115,9 +115,17 @@ def split_series(
         if n_before:
             before.rrules.append(format_rrule(_end_before(spec, series, key, wall, n_before)))
         remaining = None if spec.count is None else spec.count - n_before
+        # Cut at an instance shifted out of a DST gap: its rule names 02:30,
+        # the new start is 03:30, which the rewritten rule does not name, so
+        # the new DTSTART is an extra instance and COUNT has one less.
+        shifted = first_after[0] == key and first_after[1] != _wall_of(series, key, wall)
+        if shifted and remaining is not None:
+            remaining -= 1
+            if remaining == 0:
+                continue
         new_spec = spec.with_end(count=remaining, until=spec.until)
-        if first_after[0] != key:
-            new_spec = _explicit(new_spec, series)
+        if first_after[0] != key or shifted:
+            new_spec = _explicit(new_spec, series)  # cut at an RDATE or a shifted instance
         after.rrules.append(format_rrule(new_spec))
     for name in ("rdates", "exdates"):
         for value in getattr(recurrence, name):
@@ -155,6 +163,12 @@ def _value(series: Series, key: datetime, wall: datetime) -> TimeValue:
     if series.zone is not None:
         return key.astimezone(series.zone)
     return wall if series.kind is TimeKind.FLOATING else wall.date()
+
+
+def _wall_of(series: Series, key: datetime, wall: datetime) -> datetime:
+    if series.zone is not None:
+        return key.astimezone(series.zone).replace(tzinfo=None)
+    return wall
 
 
 def _end_before(

@@ -21,9 +21,9 @@ Almanac's policy adds:
   expands the rule in the same calendar 400·k years later, where dateutil
   gives up at year 9999 after at most ~800 years. (The Gregorian calendar
   repeats exactly every 400 years, so the probe sees the same pattern.)
-* For the same reason, a timed rule whose every instance falls in a DST gap
-  (``FREQ=YEARLY;BYMONTH=3;BYDAY=2SU;BYHOUR=2`` in New York) is rejected:
-  Almanac skips nonexistent times (see `connectors.recurrence.expand`).
+* A timed rule whose every instance falls in a DST gap
+  (``FREQ=YEARLY;BYMONTH=3;BYDAY=2SU;BYHOUR=2`` in New York) is fine: such
+  instances move forward by the gap (see `connectors.recurrence.expand`).
 * A floating series' UNTIL must be local (no ``Z``): a floating instance
   has no instant to compare with a UTC time.
 """
@@ -31,19 +31,17 @@ Almanac's policy adds:
 from __future__ import annotations
 
 import calendar
-import itertools
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
 from almanac.v1 import common_pb2, event_service_pb2
 
 from connectors.recurrence.rules import Freq, RRuleError, RuleSpec, dateutil_message, parse_rrule
 from connectors.recurrence.simple import validate_simple
-from connectors.recurrence.sources import DateutilRule, raw_source
+from connectors.recurrence.sources import DateutilRule
 from connectors.recurrence.times import (
     TimeKind,
     Violation,
     from_proto,
-    is_nonexistent,
     proto_kind,
     validate_event_time,
 )
@@ -111,8 +109,6 @@ def validate_rrule(
         return [(field, str(exc))]
     wall = dtstart.replace(microsecond=0)
     problem = _policy(spec, kind) or _never_occurs(spec, wall)
-    if problem is None and zone is not None:
-        problem = _only_in_gaps(spec, wall, zone)
     return [] if problem is None else [(field, problem)]
 
 
@@ -143,22 +139,6 @@ def _never_occurs(spec: RuleSpec, dtstart: datetime) -> str | None:
     except (ValueError, OverflowError):  # ran off the end of year 9999
         first = None
     return "the rule never produces an instance" if first is None else None
-
-
-def _only_in_gaps(spec: RuleSpec, dtstart: datetime, zone: tzinfo) -> str | None:
-    # 02:30 on the second Sunday of March in New York never exists, so such
-    # a rule has no instance at all (they are skipped, see expand). Looking
-    # at the first candidates of the next 50 years is enough to tell.
-    horizon = dtstart + timedelta(days=50 * 366)
-    candidates = itertools.takewhile(
-        lambda w: w < horizon, itertools.islice(raw_source(spec, dtstart).iter_from(0), 20)
-    )
-    seen = False
-    for wall in candidates:
-        if not is_nonexistent(wall, zone):
-            return None
-        seen = True
-    return "the rule never produces an instance (every one falls in a DST gap)" if seen else None
 
 
 def _static_emptiness(spec: RuleSpec, dtstart: datetime) -> str | None:

@@ -1,21 +1,22 @@
 """UTC-offset transitions of a zone: where local wall-clock time jumps.
 
-`zoneinfo` answers "what is the offset at this instant" but does not list its
-transitions, and the expander needs them in two places:
+The one transition finder of Almanac (the ICS VTIMEZONE writer uses it too).
+`zoneinfo` answers "what is the offset at this instant" but lists no
+transitions, and they are needed in three places:
 
-* counting, without generating them, how many instances of a series fell in a
-  spring-forward gap before some point (they are skipped and not counted, see
-  `connectors.recurrence.expand`), and
-* turning a UTC ``UNTIL`` that lands in the second pass of a fall-back overlap
-  into a wall-clock bound.
+* counting, without generating them, how many instances of a series fell in
+  a spring-forward gap and were dropped as duplicates (see
+  `connectors.recurrence.series`);
+* turning a UTC ``UNTIL`` that lands in the second pass of a fall-back
+  overlap into a wall-clock bound;
+* writing a VTIMEZONE for an IANA zone (`connectors.ical.vtimezone`), which
+  also needs changes of the DST flag or abbreviation alone.
 
-Transitions are found by sampling the offset every three days of a year and
-bisecting to the second where it changed. Two transitions less than three
-days apart could hide each other; tzdata since 1970 has none closer than a
-week (the closest pairs: Brazil, October 2000, checked over every zone), and
-a miss could only shift an instance index, never an instant (each generated
-instance's existence is checked directly). Results are cached per (zone,
-year) for the life of the process.
+Changes are found by sampling the zone's state daily and bisecting to the
+second where it changed. A change and its reversal within one day would
+hide each other; no zone in the tz database has had one in the era
+calendars care about. Results are cached per (zone, year) for the life of
+the process.
 """
 
 from __future__ import annotations
@@ -24,9 +25,45 @@ import functools
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
-__all__ = ["Transition", "gaps_between", "overlap_end", "transitions"]
+__all__ = [
+    "Change",
+    "State",
+    "Transition",
+    "changes",
+    "changes_between",
+    "gaps_between",
+    "overlap_end",
+    "state",
+    "transitions",
+]
 
-_STEP = timedelta(days=3)
+_STEP = timedelta(days=1)
+_SECOND = timedelta(seconds=1)
+
+
+class State(NamedTuple):
+    """What a zone says at an instant."""
+
+    offset: timedelta
+    dst: bool
+    name: str
+
+
+class Change(NamedTuple):
+    """A change of `State` at ``instant`` (aware UTC, its first second)."""
+
+    instant: datetime
+    before: State
+    after: State
+
+    @property
+    def onset(self) -> datetime:
+        """Local wall time of the change, in the offset before it (naive).
+
+        This is how RFC 5545 expresses an observance's DTSTART: "the
+        effective onset date and local time", with TZOFFSETFROM in effect.
+        """
+        return (self.instant + self.before.offset).replace(tzinfo=None)
 
 
 class Transition(NamedTuple):
@@ -47,43 +84,68 @@ class Transition(NamedTuple):
         return (self.instant + self.after).replace(tzinfo=None)
 
 
-def _offset(zone: tzinfo, instant: datetime) -> timedelta:
-    offset = instant.astimezone(zone).utcoffset()
-    return timedelta(0) if offset is None else offset
+def state(zone: tzinfo, instant: datetime) -> State:
+    """The zone's state at an aware instant."""
+    local = instant.astimezone(zone)
+    offset = local.utcoffset() or timedelta(0)
+    return State(offset, bool(local.dst()), local.tzname() or "")
 
 
 @functools.lru_cache(maxsize=4096)
-def transitions(zone: tzinfo, year: int) -> tuple[Transition, ...]:
-    """The offset changes of ``zone`` whose instant falls in ``year`` (UTC)."""
+def changes(zone: tzinfo, year: int) -> tuple[Change, ...]:
+    """Every change of state of ``zone`` whose instant falls in ``year`` (UTC)."""
     # Years 1 and 9999 are left out: shifting their ends into a zone can
     # leave datetime's range, and no calendar needs their transitions.
     if zone is UTC or not 2 <= year <= 9998:
         return ()
-    t = datetime(year, 1, 1, tzinfo=UTC)
+    at = datetime(year, 1, 1, tzinfo=UTC)
     end = datetime(year + 1, 1, 1, tzinfo=UTC)
-    found: list[Transition] = []
-    offset = _offset(zone, t)
-    while t < end:
-        nxt = min(t + _STEP, end)
-        nxt_offset = _offset(zone, nxt)
-        if nxt_offset != offset:
-            found.append(_bisect(zone, t, nxt, offset, nxt_offset))
-        t, offset = nxt, nxt_offset
+    found: list[Change] = []
+    current = state(zone, at)
+    while at < end:
+        nxt = min(at + _STEP, end)
+        following = state(zone, nxt)
+        if following != current:
+            found.extend(_bisect(zone, at, nxt, current, following))
+        at, current = nxt, following
     return tuple(found)
 
 
-def _bisect(
-    zone: tzinfo, lo: datetime, hi: datetime, before: timedelta, after: timedelta
-) -> Transition:
-    # Invariant: offset(lo) == before, offset(hi) == after; ends at 1 s.
-    second = timedelta(seconds=1)
-    while hi - lo > second:
+def _bisect(zone: tzinfo, lo: datetime, hi: datetime, before: State, after: State) -> list[Change]:
+    # Invariant: state(lo) == before, state(hi) == after; ends at 1 s. Two
+    # changes within one step (a name change next to an offset change) are
+    # found by bisecting each half again.
+    while hi - lo > _SECOND:
         mid = (lo + (hi - lo) // 2).replace(microsecond=0)
-        if _offset(zone, mid) == before:
+        now = state(zone, mid)
+        if now == before:
             lo = mid
-        else:
+        elif now == after:
             hi = mid
-    return Transition(hi, before, after)
+        else:
+            return _bisect(zone, lo, mid, before, now) + _bisect(zone, mid, hi, now, after)
+    return [Change(hi, before, after)]
+
+
+def changes_between(zone: tzinfo, start: datetime, end: datetime) -> list[Change]:
+    """Every change of state of ``zone`` in ``[start, end)`` (aware datetimes)."""
+    first, last = start.astimezone(UTC), end.astimezone(UTC)
+    return [
+        change
+        for year in range(first.year, last.year + 1)
+        for change in changes(zone, year)
+        if first <= change.instant < last
+    ]
+
+
+@functools.lru_cache(maxsize=4096)
+def transitions(zone: tzinfo, year: int) -> tuple[Transition, ...]:
+    """The UTC offset changes of ``zone`` whose instant falls in ``year`` (UTC)."""
+    return tuple(
+        Transition(c.instant, c.before.offset, c.after.offset)
+        for c in changes(zone, year)
+        if c.before.offset != c.after.offset
+    )
 
 
 def gaps_between(zone: tzinfo, start: datetime, stop: datetime) -> list[tuple[datetime, datetime]]:

@@ -119,8 +119,10 @@ def master_duration(case: Case) -> timedelta:
 def rie_spans(case: Case, adjust: frozenset[str] | None = None) -> tuple[set[Span], set[str]]:
     """Expected spans in the window, and which declared adjustments mattered.
 
-    * ``gap-skip``: drop instances whose start wall clock does not exist
-      (RFC 5545 §3.3.10 "MUST be ignored"; recurring-ical-events shifts them).
+    * ``gap-duplicate``: drop an instance whose start wall clock does not
+      exist when its shifted instant (RFC 5545 §3.3.5) is also another
+      instance's start (§3.8.5.3 "Duplicate instances are ignored";
+      recurring-ical-events lists that instant twice).
     * ``exact-duration``: a timed or floating instance ends exactly the
       master's duration after its start (RFC 5545 §3.8.5.3 "the same exact
       duration"); recurring-ical-events adds the duration on the wall clock.
@@ -130,9 +132,11 @@ def rie_spans(case: Case, adjust: frozenset[str] | None = None) -> tuple[set[Spa
     duration = master_duration(case)
     used: set[str] = set()
     out: set[Span] = set()
-    for start, end in rie_raw(case):
-        if "gap-skip" in adjust and nonexistent(start):
-            used.add("gap-skip")
+    raw = rie_raw(case)
+    real = {instant(start, fz) for start, _ in raw if not nonexistent(start)}
+    for start, end in raw:
+        if "gap-duplicate" in adjust and nonexistent(start) and instant(start, fz) in real:
+            used.add("gap-duplicate")
             continue
         s, e = instant(start, fz), instant(end, fz)
         if "exact-duration" in adjust and isinstance(start, datetime):

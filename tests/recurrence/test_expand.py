@@ -214,10 +214,15 @@ def test_is_occurrence_of_all_day_and_floating_series() -> None:
     assert not is_occurrence(start, end, rec, parse_instance_suffix("20270105T090000Z"))
 
 
-def test_gap_instance_is_not_an_occurrence() -> None:
+def test_gap_instance_moves_forward_by_the_gap() -> None:
+    # RFC 5545 §3.3.5, as Google and Apple read it: 02:30 becomes 03:30 EDT.
     start, end, rec = _series(datetime(2026, 3, 1, 2, 30, tzinfo=NY), ["FREQ=WEEKLY"])
-    shifted = datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # where Google would put it
-    assert not is_occurrence(start, end, rec, shifted)
+    shifted = datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+    assert is_occurrence(start, end, rec, shifted)
+    found = find_occurrence(start, end, rec, shifted)
+    assert found is not None and found.index == 2
+    assert found.original_start == datetime(2026, 3, 8, 3, 30, tzinfo=NY)
+    assert not is_occurrence(start, end, rec, datetime(2026, 3, 8, 6, 30, tzinfo=UTC))
 
 
 def test_occurrence_at() -> None:
@@ -261,14 +266,37 @@ def test_invalid_input_raises_value_error() -> None:
         expand(start, end, simple)
 
 
-def test_a_rule_whose_instances_all_fall_in_gaps_stops_at_the_window() -> None:
-    # Validation rejects it; stored anyway, it must not walk to year 9999.
+def test_a_rule_whose_instances_all_fall_in_gaps_has_them_all_shifted() -> None:
     start, end, rec = _series(
         datetime(2026, 1, 5, 9, tzinfo=NY), ["FREQ=YEARLY;BYMONTH=3;BYDAY=2SU;BYHOUR=2;BYMINUTE=30"]
     )
-    window = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    window = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
     found = expand(start, end, rec, window_start=window[0], window_end=window[1]).occurrences
-    assert [o.index for o in found] == [1]  # DTSTART only
+    assert [o.index for o in found] == [1, 2, 3]
+    assert [o.original_start.isoformat() for o in found[1:]] == [
+        "2026-03-08T03:30:00-04:00",
+        "2027-03-14T03:30:00-04:00",
+    ]
+
+
+def test_sub_hourly_rule_drops_shifted_duplicates_and_stays_in_order() -> None:
+    # 02:00 and 02:30 shift onto 03:00 and 03:30, which the rule names too.
+    start, end, rec = _series(
+        datetime(2026, 3, 8, 1, tzinfo=NY), ["FREQ=HOURLY;BYMINUTE=0,30;COUNT=6"]
+    )
+    found = expand(start, end, rec).occurrences
+    walls = [o.original_start.strftime("%H:%M") for o in found]  # type: ignore[union-attr]
+    assert walls == ["01:00", "01:30", "03:00", "03:30", "04:00", "04:30"]
+    assert [o.index for o in found] == [1, 2, 3, 4, 5, 6]
+
+
+def test_index_jump_counts_dropped_duplicates() -> None:
+    # The arithmetic path (a window far from DTSTART) and a walk agree.
+    start, end, rec = _series(datetime(2025, 1, 1, 0, 30, tzinfo=NY), ["FREQ=HOURLY;COUNT=20000"])
+    window = (datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))
+    jumped = expand(start, end, rec, window_start=window[0], window_end=window[1]).occurrences
+    walked = [o for o in expand(start, end, rec).occurrences if o in jumped]
+    assert jumped and [o.index for o in jumped] == [o.index for o in walked]
 
 
 @pytest.mark.parametrize(
@@ -289,3 +317,15 @@ def test_series_running_into_year_9999_end_quietly(start: date | datetime) -> No
     ).occurrences
     assert 5 <= len(found) <= 7
     assert found[-1].start_utc.year == 9999
+
+
+def test_until_before_dtstart_means_no_instances() -> None:
+    # Confluence marks a deleted series this way; other readers list none.
+    start, end, rec = _series(date(2023, 10, 2), ["FREQ=WEEKLY;UNTIL=20231001;INTERVAL=2;BYDAY=MO"])
+    assert expand(start, end, rec).occurrences == ()
+    start, end, rec = _series(
+        datetime(2023, 10, 2, 9, tzinfo=NY), ["FREQ=DAILY;UNTIL=20231001T000000Z"]
+    )
+    assert expand(start, end, rec).occurrences == ()
+    rec.rdates.append(to_proto(datetime(2023, 10, 5, 9, tzinfo=NY)))
+    assert [o.index for o in expand(start, end, rec).occurrences] == [1]

@@ -30,45 +30,44 @@ def _ours(name: str):
     ).occurrences
 
 
-def test_rrule_instance_in_dst_gap_is_skipped_rfc5545_3_3_10() -> None:
-    """RFC 5545 §3.3.10: "Recurrence rules may generate recurrence instances
-    with an invalid date (e.g., February 30) or nonexistent local time (e.g.,
-    1:30 AM on a day where the local time is moved forward by an hour at 1:00
-    AM). Such recurrence instances MUST be ignored and MUST NOT be counted as
-    part of the recurrence set."
+def test_rrule_instance_in_dst_gap_moves_forward_rfc5545_3_3_5() -> None:
+    """RFC 5545 §3.3.5: a local time that does not occur "is interpreted
+    using the UTC offset before the gap in local times". §3.3.10 says such
+    instances "MUST be ignored", which contradicts it; Almanac follows the
+    shift, as Google Calendar, Apple Calendar and recurring-ical-events do
+    (architecture.md, Connectors). 02:30 on the change day is 03:30 EDT.
     """
     case, ours = _ours("dst_gap_new_york_0230_weekly")
     gap_day = date(2026, 3, 8)
-
-    # recurring-ical-events keeps 2026-03-08 02:30 (a wall time New York
-    # skips), which its zone maps to 07:30Z, with an end (03:00 EDT, 07:00Z)
-    # *before* its start.
     theirs = [(s, e) for s, e in rie_raw(case) if s.date() == gap_day]
     assert len(theirs) == 1
     start, end = theirs[0]
     assert nonexistent(start)
     assert start.astimezone(UTC) == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
-    assert end.astimezone(UTC) == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
 
-    # Almanac: no instance that day, and the next one is the 3rd, not the 4th.
-    assert all(o.original_start.date() != gap_day for o in ours)
-    assert all(
-        o.original_start.timetz().replace(tzinfo=None).isoformat() == "02:30:00" for o in ours
-    )
+    moved = next(o for o in ours if o.original_start.date() == gap_day)
+    assert moved.start_utc == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+    assert moved.original_start.isoformat() == "2026-03-08T03:30:00-04:00"
+    assert moved.instance_id_suffix == "20260308T073000Z"
+    # Its end is the master's exact duration later (§3.8.5.3); the other
+    # library computes it on the wall clock, before the start.
+    assert moved.end_utc - moved.start_utc == timedelta(minutes=30)
+    assert end.astimezone(UTC) == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
     by_day = {o.original_start.date(): o.index for o in ours}
     assert by_day[date(2026, 3, 1)] == 2
-    assert by_day[date(2026, 3, 15)] == 3
+    assert (by_day[gap_day], by_day[date(2026, 3, 15)]) == (3, 4)
 
 
-def test_skipped_gap_instance_does_not_consume_count_rfc5545_3_3_10() -> None:
-    """Same MUST, its second half: "MUST NOT be counted". COUNT=5 yields five
-    instances that exist; recurring-ical-events spends one on the gap."""
+def test_shifted_gap_instance_counts_towards_count() -> None:
+    """It is an instance like any other, so COUNT=5 ends on the 10th, as in
+    recurring-ical-events."""
     case, ours = _ours("dst_gap_new_york_0230_daily_count")
     days = [o.original_start.date().day for o in ours]
-    assert days == [6, 7, 9, 10, 11]
+    assert days == [6, 7, 8, 9, 10]
     assert [o.index for o in ours] == [1, 2, 3, 4, 5]
+    assert ours[2].original_start.hour == 3
     theirs = sorted(s.date().day for s, _ in rie_raw(case))
-    assert theirs == [6, 7, 8, 9, 10]
+    assert theirs == days
 
 
 def test_instances_keep_the_exact_duration_rfc5545_3_8_5_3() -> None:
@@ -111,12 +110,13 @@ def test_ambiguous_time_is_the_first_occurrence_rfc5545_3_3_5() -> None:
     assert theirs.astimezone(UTC) == fall_back.start_utc
 
 
-def test_hourly_gap_is_skipped_not_doubled() -> None:
-    """An HOURLY rule through the gap: recurring-ical-events maps 02:00 onto
-    03:00 EDT (07:00Z) and returns that instant twice; Almanac skips 02:00."""
+def test_hourly_gap_instance_is_not_doubled_rfc5545_3_8_5_3() -> None:
+    """An HOURLY rule through the gap: 02:00 shifts onto 03:00 EDT (07:00Z),
+    which the rule names anyway. recurring-ical-events returns that instant
+    twice; RFC 5545 §3.8.5.3: "Duplicate instances are ignored"."""
     case, ours = _ours("dst_gap_new_york_hourly_until")
     starts = [s.astimezone(UTC) for s, _ in rie_raw(case)]
     doubled = datetime(2026, 3, 8, 7, tzinfo=UTC)
     assert starts.count(doubled) == 2
     assert [o.start_utc for o in ours].count(doubled) == 1
-    assert all(o.original_start.hour != 2 for o in ours)
+    assert sorted(set(starts)) == [o.start_utc for o in ours]

@@ -124,14 +124,23 @@ def test_cut_must_be_an_occurrence() -> None:
         split_series(to_proto(start), None, rec, date(2026, 1, 6))
 
 
-def test_cut_in_the_gap_count_counts_real_instances() -> None:
+def test_cut_after_the_gap_counts_the_shifted_instance() -> None:
     start = datetime(2026, 3, 6, 2, 30, tzinfo=NY)
-    rec = Rec(rrules=["FREQ=DAILY;COUNT=5"])  # 6, 7, (8 skipped), 9, 10, 11
+    rec = Rec(rrules=["FREQ=DAILY;COUNT=5"])  # 6, 7, 8 (03:30), 9, 10
     cut = datetime(2026, 3, 10, 2, 30, tzinfo=NY)
     split = split_series(to_proto(start), None, rec, cut)
     assert split.before is not None
-    assert list(split.before.rrules) == ["FREQ=DAILY;COUNT=3"]
-    assert list(split.after.rrules) == ["FREQ=DAILY;COUNT=2"]
+    assert list(split.before.rrules) == ["FREQ=DAILY;COUNT=4"]
+    assert list(split.after.rrules) == ["FREQ=DAILY;COUNT=1"]
+    _check_union(start, rec, cut)
+
+
+def test_cut_at_the_shifted_instance_keeps_the_rule_at_0230() -> None:
+    start = datetime(2026, 3, 6, 2, 30, tzinfo=NY)
+    rec = Rec(rrules=["FREQ=DAILY;COUNT=5"])
+    cut = datetime(2026, 3, 8, 3, 30, tzinfo=NY)  # the shifted 02:30
+    split = split_series(to_proto(start), None, rec, cut)
+    assert list(split.after.rrules) == ["FREQ=DAILY;COUNT=2;BYHOUR=2;BYMINUTE=30;BYSECOND=0"]
     _check_union(start, rec, cut)
 
 

@@ -76,8 +76,9 @@ def test_weekly_nine_oclock_stays_at_nine_across_dst(
     assert hours.count(summer) and hours.count(winter) and hours[0] == hours[-1] == winter
 
 
-def test_rrule_instance_in_a_dst_gap_is_skipped(almanac: Almanac, account: TestAccount) -> None:
-    """RFC 5545 §3.3.10: 02:30 does not exist on 2026-03-08 in New York."""
+def test_rrule_instance_in_a_dst_gap_moves_forward(almanac: Almanac, account: TestAccount) -> None:
+    """02:30 does not exist on 2026-03-08 in New York: it is read with the
+    offset before the gap (RFC 5545 §3.3.5), so the instance is at 03:30 EDT."""
     events = EventsOf(account)
     first = local("America/New_York", 2026, 3, 1, 2, 30)
     series = events.create(
@@ -85,7 +86,9 @@ def test_rrule_instance_in_a_dst_gap_is_skipped(almanac: Almanac, account: TestA
     )
     found = events.instances(series.name)
     days = [instant(e.start).astimezone(ZoneInfo("America/New_York")).date() for e in found]
-    assert days == [dt.date(2026, 3, 1), dt.date(2026, 3, 15), dt.date(2026, 3, 22)]
+    assert days == [dt.date(2026, 3, 1), dt.date(2026, 3, 8), dt.date(2026, 3, 15)]
+    moved = instant(found[1].start)
+    assert moved == dt.datetime(2026, 3, 8, 7, 30, tzinfo=dt.UTC)  # 03:30 EDT
     assert [e.instance_index for e in found] == [1, 2, 3]
 
 

@@ -129,6 +129,7 @@ class EventQuery:
     category: str = ""
     event_type: str = ""
     attendee_email: str = ""
+    attending_email: str = ""  # attendingOnly: this attendee, not declined (lower-case)
     text: str = ""
     limit: int = 50_000
     only_series: str = ""  # ListEventInstances: the one master to expand

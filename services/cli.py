@@ -3,6 +3,8 @@
 almanac up [--only NAME ...]        every service and the sync worker, each its own process
 almanac serve NAME [--port N]       one service (or `sync`, the sync worker) in this process
 almanac token create --scope S ...  mint an API token (prints the secret once)
+almanac import FILE --calendar NAME  import an ICS file (checked first, then in chunks)
+almanac export --calendar NAME      write a calendar as ICS
 almanac config                      the settings table with defaults
 """
 
@@ -34,6 +36,7 @@ from services.runtime.context import open_runtime
 from services.runtime.server import serve_forever, start_server
 from services.sync.process import SERVICE_NAME as SYNC_SERVICE
 from services.sync.process import serve_sync
+from services.transfer import export_calendar, import_file
 
 __all__ = ["main"]
 
@@ -233,6 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     call_p.add_argument("method", help="e.g. CalendarService.ListCalendars")
     call_p.add_argument("json", nargs="?", default="{}", help="the request as JSON")
     call_p.add_argument("--address", help="host:port; default: the service's configured port")
+    imp = sub.add_parser("import", help="import an ICS file into a calendar")
+    imp.add_argument("file", help="the .ics file")
+    imp.add_argument("--calendar", required=True, help="e.g. accounts/default/calendars/primary")
+    exp = sub.add_parser("export", help="export a calendar as ICS")
+    exp.add_argument("--calendar", required=True, help="e.g. accounts/default/calendars/primary")
+    exp.add_argument("-o", "--output", default="-", help="file to write; default stdout")
     sub.add_parser("config", help="print the settings with their defaults")
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -241,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_serve(args.service, args.port))
     if args.command == "call":
         return call(args.method, args.json, load_settings(), args.address)
+    if args.command == "import":
+        return import_file(args.file, args.calendar, load_settings())
+    if args.command == "export":
+        return export_calendar(args.calendar, args.output, load_settings())
     if args.command == "token":
         return asyncio.run(_token_create(args))
     print(render_markdown())

@@ -277,7 +277,7 @@ class Registry(Tokens):
 
 def _apply_account_path(full: acc_pb.Account, changes: acc_pb.Account, path: str) -> bool:
     """Apply one update-mask path; return whether anything changed."""
-    if path in ("display_name", "default_time_zone"):
+    if path in ("display_name", "default_time_zone", "owner_email"):
         before = getattr(full, path)
         after = getattr(changes, path)
         setattr(full, path, after)

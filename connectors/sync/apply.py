@@ -150,6 +150,8 @@ async def _store_exception(
         await _upsert(etx, event_id, exception, existing)
     if occurrence.excluded or exception.status == ev_pb.EVENT_STATUS_CANCELLED:
         await etx.tombstone(event_id, exception, KIND_EXCEPTION)
+        if not occurrence.excluded:
+            await etx.add_exdate(master_id, exception.original_start)
     return event_id
 
 

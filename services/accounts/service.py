@@ -17,7 +17,13 @@ from services.runtime.context import Context, Runtime
 from services.runtime.errors import BadRequestBuilder
 from services.runtime.names import ID_RE, parse_account
 from services.runtime.principal import principal, require_account
-from services.runtime.validation import check_id, check_length, check_request_id, check_time_zone
+from services.runtime.validation import (
+    check_id,
+    check_length,
+    check_request_id,
+    check_time_zone,
+    email_ok,
+)
 
 __all__ = ["KNOWN_SCOPES", "AccountService"]
 
@@ -29,7 +35,7 @@ KNOWN_SCOPES = frozenset(
         for level in ("read", "write", "admin")
     }
 )
-_MUTABLE = ("display_name", "default_time_zone", "settings")
+_MUTABLE = ("display_name", "default_time_zone", "settings", "owner_email")
 _SETTINGS_FOR = {
     acc_pb.CONNECTOR_TYPE_LOCAL: "local",
     acc_pb.CONNECTOR_TYPE_CALDAV: "caldav",
@@ -49,6 +55,8 @@ def _check_account(
 ) -> None:
     check_length(bad, f"{prefix}.display_name", account.display_name, 256)
     check_time_zone(bad, f"{prefix}.default_time_zone", account.default_time_zone)
+    if account.owner_email and not email_ok(account.owner_email):
+        bad.add(f"{prefix}.owner_email", "is not an email address")
     which: str | None = account.settings.WhichOneof("connector")
     if create:
         if account.connector not in _SETTINGS_FOR:

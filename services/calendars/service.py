@@ -15,7 +15,7 @@ from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from connectors.base import PRIMARY_ID, Page, PageRequest, WriteContext
+from connectors.base import PRIMARY_ID, CalendarMutation, Page, PageRequest, WriteContext
 from connectors.ical import from_ics, to_ics
 from connectors.recurrence import expand, from_proto, to_utc
 from connectors.store.rows import new_id
@@ -291,7 +291,8 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         if request.HasField("time_range"):
             events = _overlapping(events, request.time_range, calendar)
         return httpbody_pb2.HttpBody(
-            content_type="text/calendar; charset=utf-8", data=to_ics(calendar, events)
+            content_type="text/calendar; charset=utf-8",
+            data=to_ics(calendar, events, header=_header(calendar)),
         )
 
     async def ImportCalendar(
@@ -305,30 +306,34 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_ICS_IMPORT)
         calendar = await connector.get_calendar(account_id, parent.calendar)
         parsed = from_ics(request.ics.data, default_zone=calendar.time_zone or "UTC")
-        events = [
-            _imported(e, calendar, bad, f"ics.events[{i}]") for i, e in enumerate(parsed.events)
-        ]
-        exceptions = [
-            _imported(e, calendar, bad, f"ics.exceptions[{i}]")
-            for i, e in enumerate(parsed.exceptions)
-        ]
-        bad.raise_if_any("the document has events Almanac cannot store", reason="INVALID_ICS")
+        warnings = [cal_pb.ImportWarning(line=w.line, message=w.message) for w in parsed.warnings]
+        events, skipped = _storable(parsed.events, calendar, warnings)
+        exceptions, _ = _storable(
+            [e for e in parsed.exceptions if e.ical_uid not in skipped], calendar, warnings
+        )
+        counted = parsed.skipped_count + len(skipped)
         if request.validate_only:
             return cal_pb.ImportCalendarResponse(
                 created_count=len(events),
                 exception_count=len(exceptions),
-                skipped_count=parsed.skipped_count,
+                skipped_count=counted,
+                warnings=warnings,
             )
 
         async def run(ctx: WriteContext) -> cal_pb.ImportCalendarResponse:
             counts = await connector.import_events(
                 account_id, parent.calendar, events, exceptions, ctx
             )
+            if parsed.header and _header(calendar) != parsed.header:
+                await connector.update_calendar(
+                    account_id, parent.calendar, _with_header(parsed.header), "", ctx
+                )
             return cal_pb.ImportCalendarResponse(
                 created_count=counts.created,
                 updated_count=counts.updated,
                 exception_count=counts.exceptions,
-                skipped_count=parsed.skipped_count,
+                skipped_count=counted,
+                warnings=warnings,
             )
 
         return await self.rt.idempotent(
@@ -336,21 +341,59 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         )
 
 
-def _imported(
-    event: ev_pb.Event, calendar: cal_pb.Calendar, bad: BadRequestBuilder, path: str
-) -> ev_pb.Event:
-    """An event from a document, checked and defaulted like a created one."""
-    problems = BadRequestBuilder()
-    check_event(problems, event, calendar, prefix="event")
-    label = f"VEVENT UID {event.ical_uid[:80]!r}"
-    for field, description in problems.violations:
-        bad.add(path, f"{label}: {field}: {description}")
-    original = ev_pb.Event()
-    original.original_start.CopyFrom(event.original_start)
-    normalize(event, calendar, create=True)
-    if original.HasField("original_start"):
-        event.original_start.CopyFrom(original.original_start)
-    return event
+def _storable(
+    parsed: Sequence[ev_pb.Event], calendar: cal_pb.Calendar, warnings: list[cal_pb.ImportWarning]
+) -> tuple[list[ev_pb.Event], set[str]]:
+    """The events Almanac can hold, checked and defaulted like created ones.
+
+    One it cannot (past a limit, say) is left out with a warning rather than
+    failing the document; its exceptions go with it (the UIDs returned).
+    """
+    kept, skipped = [], set()
+    for event in parsed:
+        problems = BadRequestBuilder()
+        check_event(problems, event, calendar, prefix="event")
+        if problems.violations:
+            detail = "; ".join(f"{f}: {d}" for f, d in problems.violations[:5])
+            warnings.append(
+                cal_pb.ImportWarning(
+                    message=f"VEVENT UID {event.ical_uid[:80]!r} left out: {detail}"
+                )
+            )
+            skipped.add(event.ical_uid)
+            continue
+        original = ev_pb.Event()
+        original.original_start.CopyFrom(event.original_start)
+        normalize(event, calendar, create=True)
+        if original.HasField("original_start"):
+            event.original_start.CopyFrom(original.original_start)
+        kept.append(event)
+    return kept, skipped
+
+
+# Where an imported document's own calendar properties are kept, to be
+# written again on export (`raw` is the backend's view of the calendar).
+_HEADER_KEY = "icsHeader"
+
+
+def _header(calendar: cal_pb.Calendar) -> list[tuple[str, str]]:
+    if _HEADER_KEY not in calendar.raw.fields:
+        return []
+    return [
+        (str(pair.list_value.values[0].string_value), str(pair.list_value.values[1].string_value))
+        for pair in calendar.raw.fields[_HEADER_KEY].list_value.values
+        if len(pair.list_value.values) == 2
+    ]
+
+
+def _with_header(header: Sequence[tuple[str, str]]) -> CalendarMutation:
+    def apply(current: cal_pb.Calendar) -> tuple[cal_pb.Calendar, list[str]]:
+        updated = cal_pb.Calendar()
+        updated.CopyFrom(current)
+        updated.raw[_HEADER_KEY] = [list(pair) for pair in header]
+        return updated, ["raw"]
+
+    return apply
 
 
 def _overlapping(

@@ -24,7 +24,7 @@ from connectors.recurrence import (
     validate_start_end,
 )
 from services.runtime.errors import BadRequestBuilder
-from services.runtime.validation import check_color, check_length
+from services.runtime.validation import check_color, check_length, email_ok
 
 __all__ = ["LIMITS", "check_event", "merge_custom_properties", "normalize"]
 
@@ -164,13 +164,8 @@ def check_event(
             bad.add(f"{prefix}.{field}", f"unknown value {getattr(event, field)}")
 
 
-def _email_ok(value: str) -> bool:
-    local, _, domain = value.partition("@")
-    return bool(local) and "." in domain and " " not in value and len(value) <= 320
-
-
 def _check_people(bad: BadRequestBuilder, event: ev_pb.Event, prefix: str) -> None:
-    if event.organizer.email and not _email_ok(event.organizer.email):
+    if event.organizer.email and not email_ok(event.organizer.email):
         bad.add(f"{prefix}.organizer.email", "is not an email address")
     if len(event.attendees) > LIMITS["attendees"]:
         bad.add(f"{prefix}.attendees", f"at most {LIMITS['attendees']} attendees")
@@ -179,7 +174,7 @@ def _check_people(bad: BadRequestBuilder, event: ev_pb.Event, prefix: str) -> No
         path = f"{prefix}.attendees[{i}]"
         if not attendee.email:
             bad.add(f"{path}.email", "is required")
-        elif not _email_ok(attendee.email):
+        elif not email_ok(attendee.email):
             bad.add(f"{path}.email", "is not an email address")
         elif attendee.email.lower() in seen:
             bad.add(f"{path}.email", f"{attendee.email} is listed twice")

@@ -62,7 +62,8 @@ class EventService(ev_grpc.EventServiceServicer):
         self, request: ev_pb.ListEventsRequest, context: Context
     ) -> ev_pb.ListEventsResponse:
         events, account_id, calendar_id, calendar = await self._calendar(request.parent, "parent")
-        query = _list_query(request, calendar)
+        owner = (await self.rt.profile(account_id)).owner_email if request.attending_only else ""
+        query = _list_query(request, calendar, owner)
         page_request, digest = self.rt.pages.start(request)
         page_request = replace(page_request, max_bytes=page_budget(self.rt.settings))
         page = await events.list_events(account_id, calendar_id, query, page_request)
@@ -101,6 +102,7 @@ class EventService(ev_grpc.EventServiceServicer):
         check_request_id(bad, "request_id", request.request_id)
         bad.raise_if_any()
         normalize(event, calendar, create=True)
+        _fill_people(event, await self.rt.profile(account_id), principal().token_id)
         event_id = request.event_id or _new_event_id()
 
         async def create(ctx: WriteContext) -> ev_pb.Event:
@@ -207,6 +209,15 @@ class EventService(ev_grpc.EventServiceServicer):
         )
 
 
+def _fill_people(event: ev_pb.Event, account: acc_pb.Account, token: str) -> None:
+    """Kloudless defaults: the organizer is the account's owner unless given;
+    the creator is who made the event (the token, and the owner's address)."""
+    owner = ev_pb.Person(email=account.owner_email, display_name=account.display_name)
+    if account.owner_email and not event.HasField("organizer"):
+        event.organizer.CopyFrom(owner)
+    event.creator.CopyFrom(ev_pb.Person(id=token, email=account.owner_email))
+
+
 def _zone(calendar: cal_pb.Calendar) -> ZoneInfo:
     return ZoneInfo(calendar.time_zone or "UTC")
 
@@ -252,8 +263,12 @@ def _check_window(start: dt.datetime | None, end: dt.datetime | None, field: str
         bad.raise_if_any()
 
 
-def _list_query(request: ev_pb.ListEventsRequest, calendar: cal_pb.Calendar) -> EventQuery:
+def _list_query(
+    request: ev_pb.ListEventsRequest, calendar: cal_pb.Calendar, owner_email: str = ""
+) -> EventQuery:
     bad = BadRequestBuilder()
+    if request.attending_only and not owner_email:
+        bad.add("attending_only", "the account has no owner_email to match attendees with")
     zone = _zone(calendar)
     instances = request.expansion != ev_pb.EXPANSION_MASTERS
     start = request.start_time.ToDatetime(dt.UTC) if request.HasField("start_time") else None
@@ -310,5 +325,6 @@ def _list_query(request: ev_pb.ListEventsRequest, calendar: cal_pb.Calendar) -> 
         category=request.category,
         event_type=request.event_type,
         attendee_email=request.attendee_email.lower(),
+        attending_email=owner_email.lower() if request.attending_only else "",
         text=request.query.lower(),
     )

@@ -22,7 +22,7 @@ from google.protobuf.descriptor import MethodDescriptor
 from services.catalog import CATALOG
 from services.runtime.config import Settings
 
-__all__ = ["TOKEN_FILE", "call", "find_method"]
+__all__ = ["TOKEN_FILE", "bearer_token", "call", "find_method"]
 
 TOKEN_FILE = Path("data/admin-token")
 
@@ -45,7 +45,8 @@ def find_method(spec: str) -> MethodDescriptor:
         raise SystemExit(f"unknown method {spec!r}; try CalendarService.ListCalendars") from None
 
 
-def _token() -> str:
+def bearer_token() -> str:
+    """``ALMANAC_TOKEN``, else the laptop's admin token in ``data/admin-token``."""
     token = os.environ.get("ALMANAC_TOKEN", "")
     if not token and TOKEN_FILE.exists():
         token = TOKEN_FILE.read_text().strip()
@@ -65,7 +66,7 @@ def call(spec: str, body: str, settings: Settings, address: str | None = None) -
     response_cls = message_factory.GetMessageClass(method.output_type)
     request = json_format.Parse(body or "{}", request_cls())
     path = f"/{method.containing_service.full_name}/{method.name}"
-    metadata: tuple[tuple[str, str | bytes], ...] = (("authorization", f"Bearer {_token()}"),)
+    metadata: tuple[tuple[str, str | bytes], ...] = (("authorization", f"Bearer {bearer_token()}"),)
     with grpc.insecure_channel(address) as channel:
         kwargs = {
             "request_serializer": lambda m: m.SerializeToString(),

@@ -6,11 +6,13 @@ before existence), find its connector, run an idempotent create.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import grpc
+from almanac.v1 import account_service_pb2 as acc_pb
 from google.protobuf.message import Message
 
 from connectors.base import AccountConnector, Capability, WriteContext
@@ -28,6 +30,9 @@ __all__ = ["Context", "Runtime", "open_runtime"]
 
 M = TypeVar("M", bound=Message)
 
+# How long an account's profile (owner, default zone) is trusted per process.
+_PROFILE_SECONDS = 5.0
+
 # The servicer context of a unary call, as the servicers annotate it.
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -43,6 +48,7 @@ class Runtime:
     registry: Registry
     pages: PageTokens
     connectors: Connectors
+    _profiles: dict[str, tuple[acc_pb.Account, float]] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         await self.connectors.aclose()
@@ -54,6 +60,18 @@ class Runtime:
         account_id = resolve_account_id(account, p, field_name)
         require_account(account_id)
         return p, account_id
+
+    async def profile(self, account_id: str) -> acc_pb.Account:
+        """The account as stored, cached a few seconds: what events default to
+        (owner, time zone) changes rarely and is read on every create."""
+        now = time.monotonic()
+        cached = self._profiles.get(account_id)
+        if cached is None or cached[1] < now:
+            cached = (await self.registry.get_account(account_id), now + _PROFILE_SECONDS)
+            if len(self._profiles) > 10_000:
+                self._profiles.clear()
+            self._profiles[account_id] = cached
+        return cached[0]
 
     async def connector(self, account_id: str, *needs: Capability) -> AccountConnector:
         """The connector serving ``account_id``; UNIMPLEMENTED if it lacks a need."""

@@ -25,6 +25,7 @@ __all__ = [
     "check_length",
     "check_request_id",
     "check_time_zone",
+    "email_ok",
     "is_time_zone",
     "masked_update",
 ]
@@ -58,6 +59,12 @@ def check_length(
         bad.add(field, "is required")
     elif len(value) > maximum:
         bad.add(field, f"must be at most {maximum} characters; got {len(value)}")
+
+
+def email_ok(value: str) -> bool:
+    """Loose on purpose: real-world addresses are odd; this catches typos."""
+    local, _, domain = value.partition("@")
+    return bool(local) and "." in domain and " " not in value and len(value) <= 320
 
 
 def check_color(bad: BadRequestBuilder, field: str, value: str) -> None:

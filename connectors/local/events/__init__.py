@@ -396,10 +396,7 @@ class LocalEvents:
         master_id = master.name.rsplit("/", 1)[1]
         event_id = instance.name.rsplit("/", 1)[1]
         original = from_proto(instance.original_start)
-        updated = ev_pb.Event()
-        updated.CopyFrom(master)
-        updated.recurrence.exdates.append(instance.original_start)
-        await etx.replace(master_id, updated, ["recurrence.exdates"], previous_kind=KIND_MASTER)
+        await etx.add_exdate(master_id, instance.original_start)
         instance.status = ev_pb.EVENT_STATUS_CANCELLED
         if exists:
             await etx.tombstone(event_id, instance, KIND_EXCEPTION)

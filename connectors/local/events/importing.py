@@ -109,3 +109,6 @@ async def _exception(
         await etx.replace(event_id, exception, ["*"], previous_kind=existing["kind"])
     if occurrence.excluded or exception.status == ev_pb.EVENT_STATUS_CANCELLED:
         await etx.tombstone(event_id, exception, existing["kind"] if existing else 3)
+        if not occurrence.excluded:
+            # Cancelled as RFC 5545 says it: an EXDATE, so an export shows it gone.
+            await etx.add_exdate(master_id, exception.original_start)

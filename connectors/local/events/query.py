@@ -63,6 +63,11 @@ def _matches(event: ev_pb.Event, q: EventQuery) -> bool:
         emails.add(event.organizer.email.lower())
         if q.attendee_email not in emails:
             return False
+    if q.attending_email and not any(
+        a.email.lower() == q.attending_email and a.response_status != ev_pb.RESPONSE_STATUS_DECLINED
+        for a in event.attendees
+    ):
+        return False
     if q.text:
         haystack = f"{event.display_name}\n{event.description}\n{event.location}".lower()
         if q.text not in haystack:
@@ -160,7 +165,7 @@ class _Body:
 
 
 def _has_content_filter(q: EventQuery) -> bool:
-    return bool(q.category or q.event_type or q.attendee_email or q.text)
+    return bool(q.category or q.event_type or q.attendee_email or q.attending_email or q.text)
 
 
 async def collect(store: Store, account: str, calendar: str, q: EventQuery) -> list[_Item]:

@@ -231,6 +231,19 @@ class EventTx:
             await self._drop_instances(event_id)
         await self.log(act_pb.ACTIVITY_TYPE_DELETED, event)
 
+    async def add_exdate(self, series_id: str, original: common_pb2.EventTime) -> ev_pb.Event:
+        """Exclude one occurrence from a live series (the RFC 5545 way to cancel
+        it, which every reader of an export honours); returns the master."""
+        row = await self.row(series_id)
+        if row is None:
+            raise NotFound(f"event {self.name_of(series_id)} not found")
+        master = ev_pb.Event.FromString(bytes(row["body"]))
+        if original in master.recurrence.exdates:
+            return master
+        master.recurrence.exdates.append(original)
+        await self.replace(series_id, master, ["recurrence.exdates"], previous_kind=KIND_MASTER)
+        return master
+
     async def exceptions(self, series_id: str) -> list[Row]:
         return await self.tx.fetchall(
             f"SELECT {_COLUMNS} FROM events WHERE account_id = ? AND calendar_id = ?"

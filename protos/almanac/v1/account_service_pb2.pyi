@@ -129,6 +129,7 @@ class Account(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     CAPABILITIES_FIELD_NUMBER: _builtins.int
     SYNC_STATE_FIELD_NUMBER: _builtins.int
+    OWNER_EMAIL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `accounts/{account}`. The id is 1-63 characters of
     `[a-z0-9-]`, starting with a letter; generated when not given on create.
@@ -144,6 +145,11 @@ class Account(_message.Message):
     etag: _builtins.str
     """Checksum of the current state (RFC 7232 entity tag). Send it back on
     update or delete to fail with ABORTED if someone changed the account.
+    """
+    owner_email: _builtins.str
+    """Email address of the account's owner: the default organizer and the
+    creator of events made through Almanac, and whom `attending_only`
+    listings are about.
     """
     @_builtins.property
     def settings(self) -> Global___ConnectorSettings:
@@ -185,10 +191,11 @@ class Account(_message.Message):
         etag: _builtins.str = ...,
         capabilities: _abc.Iterable[Global___Capability.ValueType] | None = ...,
         sync_state: Global___SyncState | None = ...,
+        owner_email: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "connector", b"connector", "create_time", b"create_time", "default_time_zone", b"default_time_zone", "display_name", b"display_name", "etag", b"etag", "name", b"name", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "connector", b"connector", "create_time", b"create_time", "default_time_zone", b"default_time_zone", "display_name", b"display_name", "etag", b"etag", "name", b"name", "owner_email", b"owner_email", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

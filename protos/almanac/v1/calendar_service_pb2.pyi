@@ -932,6 +932,7 @@ class ImportCalendarResponse(_message.Message):
     UPDATED_COUNT_FIELD_NUMBER: _builtins.int
     EXCEPTION_COUNT_FIELD_NUMBER: _builtins.int
     SKIPPED_COUNT_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     created_count: _builtins.int
     """Events (series masters and single events) created."""
     updated_count: _builtins.int
@@ -942,6 +943,14 @@ class ImportCalendarResponse(_message.Message):
     """Components skipped because Almanac does not store them (VTODO,
     VJOURNAL), with their count.
     """
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportWarning]:
+        """What was normalized or left out of a valid document, per component (an
+        attachment Almanac cannot hold, an empty property, a duplicate attendee,
+        a calendar scale other than Gregorian, ...). The rest was imported; with
+        `validate_only`, would be.
+        """
+
     def __init__(
         self,
         *,
@@ -949,11 +958,40 @@ class ImportCalendarResponse(_message.Message):
         updated_count: _builtins.int = ...,
         exception_count: _builtins.int = ...,
         skipped_count: _builtins.int = ...,
+        warnings: _abc.Iterable[Global___ImportWarning] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "exception_count", b"exception_count", "skipped_count", b"skipped_count", "updated_count", b"updated_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "exception_count", b"exception_count", "skipped_count", b"skipped_count", "updated_count", b"updated_count", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportCalendarResponse: _TypeAlias = ImportCalendarResponse  # noqa: Y015
+
+@_typing.final
+class ImportWarning(_message.Message):
+    """Something of an imported document that Almanac normalized or left out."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    line: _builtins.int
+    """1-based line of the property or component in the document; 0 when
+    unknown.
+    """
+    message: _builtins.str
+    """What happened, for a person."""
+    def __init__(
+        self,
+        *,
+        line: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportWarning: _TypeAlias = ImportWarning  # noqa: Y015

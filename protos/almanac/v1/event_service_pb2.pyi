@@ -823,6 +823,7 @@ class ListEventsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     INCLUDE_RAW_FIELD_NUMBER: _builtins.int
+    ATTENDING_ONLY_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The calendar, for example `accounts/me/calendars/primary`."""
     upcoming: _builtins.bool
@@ -859,6 +860,12 @@ class ListEventsRequest(_message.Message):
     """
     include_raw: _builtins.bool
     """Fill each event's `raw`."""
+    attending_only: _builtins.bool
+    """Only events the account's owner attends (Kloudless `attendingOnly`):
+    `Account.owner_email` is among the attendees and has not declined;
+    events the owner only organizes are left out. INVALID_ARGUMENT when the
+    account has no `owner_email`.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Only events ending after this instant. Default: see `end_time`."""
@@ -900,10 +907,11 @@ class ListEventsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         include_raw: _builtins.bool = ...,
+        attending_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "month", b"month", "start_time", b"start_time", "updated_after", b"updated_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attendee_email", b"attendee_email", "category", b"category", "end_time", b"end_time", "event_type", b"event_type", "expansion", b"expansion", "include_raw", b"include_raw", "month", b"month", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "query", b"query", "show_deleted", b"show_deleted", "start_time", b"start_time", "upcoming", b"upcoming", "updated_after", b"updated_after"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attendee_email", b"attendee_email", "attending_only", b"attending_only", "category", b"category", "end_time", b"end_time", "event_type", b"event_type", "expansion", b"expansion", "include_raw", b"include_raw", "month", b"month", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "query", b"query", "show_deleted", b"show_deleted", "start_time", b"start_time", "upcoming", b"upcoming", "updated_after", b"updated_after"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -15,6 +15,7 @@ from almanac.v1 import event_service_pb2_grpc as ev_grpc
 from google.protobuf import empty_pb2
 
 from connectors.base import AccountConnector, Capability, EventQuery, Page, WriteContext
+from connectors.ical.customzone import KEY as KEPT_ZONE_KEY
 from connectors.recurrence import from_proto, to_proto, to_utc
 from connectors.store.rows import us_from_timestamp
 from services.events.checks import OUTPUT_ONLY, check_event, merge_custom_properties, normalize
@@ -147,6 +148,8 @@ class EventService(ev_grpc.EventServiceServicer):
             check_event(problems, updated, calendar)
             problems.raise_if_any()
             normalize(updated, calendar, create=False)
+            if _drop_kept_zone(current, updated) and "custom_properties" not in changed:
+                changed = [*changed, "custom_properties"]
             changed = [p for p in changed if _differs(current, updated, p)]
             return updated, changed
 
@@ -207,6 +210,18 @@ class EventService(ev_grpc.EventServiceServicer):
             events=[_shown(e, False) for e in page.items],
             next_page_token=self.rt.pages.next_token(page, digest),
         )
+
+
+def _drop_kept_zone(current: ev_pb.Event, updated: ev_pb.Event) -> bool:
+    """An imported file's own VTIMEZONE describes the start's old zone only."""
+    if current.start.time_zone == updated.start.time_zone:
+        return False
+    kept = [p for p in updated.custom_properties if p.key != KEPT_ZONE_KEY]
+    if len(kept) == len(updated.custom_properties):
+        return False
+    del updated.custom_properties[:]
+    updated.custom_properties.extend(kept)
+    return True
 
 
 def _fill_people(event: ev_pb.Event, account: acc_pb.Account, token: str) -> None:

@@ -161,3 +161,39 @@ def test_owner_email_is_checked(almanac: Almanac) -> None:
         Code.INVALID_ARGUMENT, lambda: almanac.create_local_account(owner_email="not-an-address")
     )
     assert failure.fields == {"account.owner_email"}
+
+
+CUSTOM_ZONE = b"""BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//Example//Test//EN\r
+BEGIN:VTIMEZONE\r
+TZID:Customized Time Zone 1\r
+BEGIN:STANDARD\r
+DTSTART:16010101T000000\r
+TZOFFSETFROM:-0230\r
+TZOFFSETTO:-0230\r
+END:STANDARD\r
+END:VTIMEZONE\r
+BEGIN:VEVENT\r
+UID:custom-1\r
+DTSTAMP:20261101T000000Z\r
+DTSTART;TZID=Customized Time Zone 1:20261102T090000\r
+DTEND;TZID=Customized Time Zone 1:20261102T100000\r
+SUMMARY:Odd zone\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def test_a_files_own_zone_is_kept_until_the_start_moves_zone(
+    almanac: Almanac, account: TestAccount
+) -> None:
+    _import(account, CUSTOM_ZONE)
+    events = EventsOf(account)
+    (event,) = events.window(utc(2026, 11, 1), utc(2026, 12, 1))
+    assert event.start.date_time.ToDatetime(dt.UTC) == utc(2026, 11, 2, 11, 30)
+    assert "ical.vtimezone" in {p.key for p in event.custom_properties}
+    assert b"TZID:Customized Time Zone 1" in _export(account)
+    moved = ev_pb.Event(name=event.name, start=at(utc(2026, 11, 2, 12), "Europe/Paris"))
+    updated = events.update(moved, "start")
+    assert "ical.vtimezone" not in {p.key for p in updated.custom_properties}

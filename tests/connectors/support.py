@@ -121,6 +121,19 @@ class MirrorSuite:
 
         eventually(check, timeout, f"a sync of accounts/{user}")
 
+    def events(self, account: str) -> list[ev_pb.Event]:
+        """The series and single events the mirror lists in October-December 2026."""
+        reply = self.almanac.events().ListEvents(
+            ev_pb.ListEventsRequest(
+                parent=f"accounts/{account}/calendars/primary",
+                start_time=at(utc(2026, 10, 1)).date_time,
+                end_time=at(utc(2026, 12, 31)).date_time,
+                expansion=ev_pb.EXPANSION_MASTERS,
+                page_size=1000,
+            )
+        )
+        return list(reply.events)
+
     def sync_now(self, user: str) -> None:
         """SyncAccount, then wait until a sync that started after it succeeded."""
         asked = time.time()

@@ -9,8 +9,6 @@ full resync with exactly the upstream's events.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -33,25 +31,14 @@ ADDED, UPDATED, DELETED = (
 )
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MirrorSuite]:
-    root: Path = tmp_path_factory.mktemp("mirror")
-    s = MirrorSuite(f"sqlite:///{root / 'almanac.db'}", root)
-    yield s
-    s.close()
+@pytest.fixture
+def suite(mirror_suite: MirrorSuite) -> MirrorSuite:
+    """The session's suite with the reference backend (tests/connectors/targets.py)."""
+    return mirror_suite
 
 
 def _events(suite: MirrorSuite, account: acc_pb.Account) -> list[ev_pb.Event]:
-    reply = suite.almanac.events().ListEvents(
-        ev_pb.ListEventsRequest(
-            parent=f"{account.name}/calendars/primary",
-            start_time=at(utc(2026, 10, 1)).date_time,
-            end_time=at(utc(2026, 12, 31)).date_time,
-            expansion=ev_pb.EXPANSION_MASTERS,
-            page_size=1000,
-        )
-    )
-    return list(reply.events)
+    return suite.events(account.name.split("/")[1])
 
 
 def _titles(suite: MirrorSuite, account: acc_pb.Account) -> dict[str, str]:

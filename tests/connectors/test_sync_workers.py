@@ -15,25 +15,12 @@ from almanac.v1 import event_service_pb2 as ev_pb
 from tests.connectors.support import MirrorSuite, eventually, upstream_event
 from tests.helpers import pg_reachable
 from tests.services.activity.support import create_pg_database, drop_pg_database, spawn
-from tests.services.events.support import at, utc
 
 PULLS = {"list_calendars", "changes", "list_items"}
 
 
 def _mirrored(suite: MirrorSuite, account: str) -> list[ev_pb.Event]:
-    return list(
-        suite.almanac.events()
-        .ListEvents(
-            ev_pb.ListEventsRequest(
-                parent=f"accounts/{account}/calendars/primary",
-                start_time=at(utc(2026, 11, 1)).date_time,
-                end_time=at(utc(2026, 11, 30)).date_time,
-                expansion=ev_pb.EXPANSION_MASTERS,
-                page_size=1000,
-            )
-        )
-        .events
-    )
+    return suite.events(account)
 
 
 @pytest.mark.postgres

@@ -49,6 +49,9 @@ async def serve(
         log_level=options.log_level,
         access_log=options.log_level in ("debug", "trace"),
         server_header=False,
+        # The gateway appends to X-Forwarded-For itself; uvicorn must not
+        # replace the peer address with the header's first hop.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

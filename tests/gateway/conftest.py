@@ -33,7 +33,7 @@ ORIGIN = "http://app.example"
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("gateway-stack")
-    running = start_stack(root, "--cors-origin", ORIGIN, ALMANAC_OTEL_EXPORTER="console")
+    running = start_stack(root, "--cors-origin", ORIGIN, otel_exporter="console")
     yield running
     running.close()
 

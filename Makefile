@@ -30,9 +30,10 @@ BREAKING_GIT ?= 1
 
 MYPY_PATHS ?= services connectors gateway
 PYTEST_ARGS ?=
+FUZZ_EXAMPLES ?= 300
 
 .PHONY: help venv node protos lint proto-lint fmt typecheck breaking protos-release \
-	test run bench clean distclean
+	test fuzz run bench clean distclean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' \
@@ -110,6 +111,9 @@ test: $(VENV_STAMP) $(NODE_STAMP) ## proto lint, breaking check, then pytest ove
 	@rc=0; $(VENV)/bin/pytest $(PYTEST_ARGS) tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit code 5)" >&2; fi; \
 	exit $$rc
+
+fuzz: $(VENV_STAMP) ## Long schemathesis run against the REST gateway (FUZZ_EXAMPLES=300)
+	$(VPY) -m tests.gateway.fuzz $(FUZZ_EXAMPLES)
 
 # ------------------------------------------------------------------------ run
 

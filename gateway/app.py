@@ -21,6 +21,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
@@ -136,7 +137,9 @@ class GatewayApp:
         if request.method in ("GET", "HEAD") and await self._static(request, send):
             return
         binding, found = self.router.find(request.method, request.raw_path)
-        incoming = incoming_metadata(request.headers, request.client, _host(request))
+        incoming = incoming_metadata(
+            request.headers, request.client, _host(request), _access_token(request.query)
+        )
         raw_body = b""
         if binding.body:
             raw_body = await request.body(self.options.max_body_bytes)
@@ -169,6 +172,15 @@ class GatewayApp:
         else:
             await send_response(send, request, 200, asset.body, asset.content_type, headers)
         return True
+
+
+def _access_token(query: bytes) -> str | None:
+    if b"access_token=" not in query:
+        return None
+    for key, value in parse_qsl(query.decode("latin-1")):
+        if key == "access_token":
+            return value
+    return None
 
 
 def _host(request: Request) -> str | None:

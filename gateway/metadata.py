@@ -54,9 +54,16 @@ def _text(value: bytes) -> str:
 
 
 def incoming_metadata(
-    headers: Sequence[tuple[bytes, bytes]], client: str | None, host: str | None
+    headers: Sequence[tuple[bytes, bytes]],
+    client: str | None,
+    host: str | None,
+    access_token: str | None = None,
 ) -> Incoming:
-    """Translate request headers (lower-case names, as ASGI gives them)."""
+    """Translate request headers (lower-case names, as ASGI gives them).
+
+    ``access_token`` is the RFC 6750 (2.3) query parameter, used only when no
+    ``Authorization`` header came: a browser's EventSource cannot send headers.
+    """
     out = Incoming()
     forwarded_for = ""
     for name, value in headers:
@@ -76,6 +83,8 @@ def incoming_metadata(
             out.last_event_id = _text(value).strip()
         elif name == b"x-forwarded-for":
             forwarded_for = _text(value)
+    if access_token and not any(k == "authorization" for k, _ in out.metadata):
+        out.metadata.append(("authorization", f"Bearer {access_token}"))
     if client:
         forwarded_for = f"{forwarded_for}, {client}" if forwarded_for else client
     if forwarded_for:

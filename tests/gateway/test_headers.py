@@ -81,3 +81,17 @@ def test_no_cors_for_other_origins(admin: httpx.Client, account: str) -> None:
     preflight = admin.options(f"/v1/{account}", headers={
         "origin": "http://evil.example", "access-control-request-method": "GET"})  # fmt: skip
     assert preflight.status_code == 405
+
+
+def test_access_token_query_parameter_for_event_source(stack: Stack, account: str) -> None:
+    # RFC 6750 (2.3): only when no Authorization header came (EventSource).
+    token = stack.token(account, "calendars:read")
+    with stack.client(None) as anonymous:
+        ok = anonymous.get(f"/v1/{account}/calendars/primary", params={"access_token": token})
+        assert ok.status_code == 200
+        bad = anonymous.get(f"/v1/{account}/calendars/primary", params={"access_token": "nope"})
+        assert bad.status_code == 401
+    with stack.client(token) as http:
+        # The header wins over the parameter.
+        reply = http.get(f"/v1/{account}/calendars/primary", params={"access_token": "nope"})
+        assert reply.status_code == 200

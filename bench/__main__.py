@@ -27,6 +27,7 @@ SCENARIO_MODULES = (
     "bench.events",
     "bench.activity",
     "bench.availability",
+    "bench.gateway",
 )
 for _module in SCENARIO_MODULES:
     importlib.import_module(_module)

@@ -59,13 +59,15 @@ class Backends:
         return found
 
     def stream(self, method: MethodInfo) -> Any:
-        """The ``UnaryStreamMultiCallable`` of ``method``."""
+        """The ``UnaryStreamMultiCallable`` of ``method``; messages arrive as raw bytes.
+
+        Raw, because many streams carry the same messages (a fan-out): the
+        stream layer renders each distinct message once (see gateway.streaming).
+        """
         found = self._callables.get(method.grpc_path)
         if found is None:
             found = self._channel(method.service).unary_stream(
-                method.grpc_path,
-                request_serializer=_serialize,
-                response_deserializer=method.output_class.FromString,
+                method.grpc_path, request_serializer=_serialize
             )
             self._callables[method.grpc_path] = found
         return found

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import OrderedDict
 from functools import cache
 from typing import Any
 
@@ -74,12 +75,30 @@ def _cursor(message: Message) -> str:
     return ""
 
 
+# Rendered frames by (wire bytes, SSE?): a change fanned out to many streams
+# is parsed and turned into JSON once, not once per stream.
+_RENDERED: OrderedDict[tuple[bytes, bool], bytes] = OrderedDict()
+_RENDERED_MAX = 2048
+
+
 class _Writer:
     """Frames messages and errors for one response format."""
 
-    def __init__(self, sse: bool) -> None:
+    def __init__(self, sse: bool, message_class: type[Message]) -> None:
         self.sse = sse
+        self.message_class = message_class
         self.content_type = b"text/event-stream" if sse else b"application/x-ndjson"
+
+    def raw(self, data: bytes) -> bytes:
+        """The frame of one message as it came off the wire (cached)."""
+        key = (data, self.sse)
+        frame = _RENDERED.get(key)
+        if frame is None:
+            frame = self.message(self.message_class.FromString(data))
+            _RENDERED[key] = frame
+            if len(_RENDERED) > _RENDERED_MAX:
+                _RENDERED.popitem(last=False)
+        return frame
 
     def preamble(self) -> bytes:
         # A reconnect delay for EventSource; NDJSON has no preamble.
@@ -124,7 +143,8 @@ async def call_stream(
     )
     watcher = asyncio.ensure_future(_watch_disconnect(request, call))
     try:
-        await _relay(options, request, send, call, _Writer(wants_sse(request)))
+        writer = _Writer(wants_sse(request), binding.method.output_class)
+        await _relay(options, request, send, call, writer)
     finally:
         watcher.cancel()
         call.cancel()  # a no-op once the call has ended
@@ -167,7 +187,7 @@ async def _relay(
             return  # the watcher cancelled the call: the client is gone
         if item is grpc.aio.EOF:
             break
-        await _chunk(send, writer.message(item))
+        await _chunk(send, writer.raw(item))
         pending = asyncio.ensure_future(call.read())
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -44,7 +44,9 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("gateway-features")
     gen = compile_test_protos(root / "gen")
     server, address, _ = start_process(
-        "feature", [sys.executable, str(HERE / "feature_server.py"), str(gen)], dict(os.environ),
+        "feature",
+        [sys.executable, str(HERE / "feature_server.py"), str(gen)],
+        dict(os.environ),
         root / "logs",
     )
     try:

@@ -1,7 +1,7 @@
 """``python -m tests.gateway.fuzz [MAX_EXAMPLES]``: the long schemathesis run (``make fuzz``).
 
 Starts the services and a gateway like the tests do, then runs every phase
-(coverage, fuzzing, stateful) with many examples per operation.
+(fuzzing, stateful) with many examples per operation.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="almanac-fuzz-") as root:
         stack = start_stack(Path(root))
         try:
-            run_schemathesis(stack, examples, Path(root), "coverage,fuzzing,stateful")
+            # No "coverage" phase: schemathesis 4.32.5 crashes inside it on this
+            # document (an internal AST recursion error), before any request.
+            run_schemathesis(stack, examples, Path(root), "fuzzing,stateful")
         finally:
             stack.close()
     print(f"fuzz: no failures in {examples} examples per operation")

@@ -92,7 +92,9 @@ def test_already_exists_is_409(account: str, admin: httpx.Client) -> None:
     assert again.status_code == 409 and again.json()["error"]["status"] == "ALREADY_EXISTS"
 
 
-def test_etag_mismatch_is_412_by_if_match_and_409_by_body(account: str, admin: httpx.Client) -> None:
+def test_etag_mismatch_is_412_by_if_match_and_409_by_body(
+    account: str, admin: httpx.Client
+) -> None:
     name = f"{account}/calendars/primary"
     current = admin.get(f"/v1/{name}")
     etag = current.headers["etag"]
@@ -107,7 +109,10 @@ def test_etag_mismatch_is_412_by_if_match_and_409_by_body(account: str, admin: h
     created = admin.post(f"/v1/{account}/calendars", json={"displayName": "Gone"}).json()
     gone = admin.delete(f"/v1/{created['name']}", headers={"if-match": '"old"'})
     assert gone.status_code == 412
-    assert admin.delete(f"/v1/{created['name']}", headers={"if-match": created["etag"]}).status_code == 200
+    assert (
+        admin.delete(f"/v1/{created['name']}", headers={"if-match": created["etag"]}).status_code
+        == 200
+    )
 
 
 def test_cancelled_by_the_service_is_499(feat: httpx.Client) -> None:

@@ -47,7 +47,9 @@ def test_request_id_round_trips_through_the_service(account: str, admin: httpx.C
     assert len(admin.get(f"/v1/{account}").headers["x-request-id"]) >= 16
 
 
-def test_traceparent_joins_the_service_span(stack: Stack, account: str, admin: httpx.Client) -> None:
+def test_traceparent_joins_the_service_span(
+    stack: Stack, account: str, admin: httpx.Client
+) -> None:
     trace_id = secrets.token_hex(16)
     traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
     reply = admin.get(f"/v1/{account}/calendars/primary", headers={"traceparent": traceparent})

@@ -178,7 +178,9 @@ def test_non_json_content_type_is_415(feat: httpx.Client) -> None:
 
 def test_gzip_when_accepted(feat: httpx.Client) -> None:
     params = [("tags", "x" * 50)] * 10
-    plain = feat.get("/v1/shelves/s/books/b", params=params, headers={"accept-encoding": "identity"})
+    plain = feat.get(
+        "/v1/shelves/s/books/b", params=params, headers={"accept-encoding": "identity"}
+    )
     zipped = feat.get("/v1/shelves/s/books/b", params=params, headers={"accept-encoding": "gzip"})
     assert "content-encoding" not in plain.headers
     assert zipped.headers["content-encoding"] == "gzip"

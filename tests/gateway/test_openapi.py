@@ -20,7 +20,10 @@ def doc(stack: Stack) -> dict[str, Any]:
 
 def test_header_security_and_tags(doc: dict[str, Any]) -> None:
     assert doc["openapi"] == "3.1.0"
-    assert doc["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+    }
     assert doc["security"] == [{"bearerAuth": []}]
     tags = {t["name"]: t["description"] for t in doc["tags"]}
     assert tags["CalendarService"].startswith("Manages calendars, their schedules")

@@ -79,8 +79,8 @@ def test_import_takes_raw_ics_and_export_serves_text_calendar(
     assert "UID:gw-import-1" in export.text and "SUMMARY:Imported" in export.text
     # validateOnly comes from the query while the body is the raw document.
     other = ICS.replace("gw-import-1", "gw-import-2")
-    checked = ok(admin.post(f"/v1/{primary}:import", params={"validateOnly": "true"},
-                            content=other.encode(), headers={"content-type": "text/calendar"}))  # fmt: skip
+    ics = {"content": other.encode(), "headers": {"content-type": "text/calendar"}}
+    checked = ok(admin.post(f"/v1/{primary}:import", params={"validateOnly": "true"}, **ics))  # type: ignore[arg-type]
     assert checked["createdCount"] == 1
     assert "gw-import-2" not in admin.get(f"/v1/{primary}:export").text
 

@@ -92,7 +92,9 @@ def test_client_disconnect_cancels_the_grpc_stream_at_once(feat: httpx.Client) -
     assert time.monotonic() - closed < 2
 
 
-def test_activity_sse_heartbeats_and_resume(stack: Stack, account: str, admin: httpx.Client) -> None:
+def test_activity_sse_heartbeats_and_resume(
+    stack: Stack, account: str, admin: httpx.Client
+) -> None:
     for name in ("One", "Two"):
         assert admin.post(f"/v1/{account}/calendars", json={"displayName": name}).status_code == 200
     params = {"startPosition": "START_POSITION_OLDEST", "resourceTypes": "RESOURCE_TYPE_CALENDAR",

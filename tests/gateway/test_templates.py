@@ -28,11 +28,14 @@ from gateway.routes import Binding, Router, bindings_of
 from gateway.templates import TemplateError, parse_template
 from gateway.transcode import build_request
 
-MODULES = (account_service_pb2, activity_service_pb2, availability_service_pb2,
-           calendar_service_pb2, contact_service_pb2, event_service_pb2, resource_service_pb2)  # fmt: skip
+MODULES = (
+    account_service_pb2, activity_service_pb2, availability_service_pb2, calendar_service_pb2,
+    contact_service_pb2, event_service_pb2, resource_service_pb2,
+)  # fmt: skip
 ROUTER = Router(
-    bindings_of(m for mod in MODULES for s in mod.DESCRIPTOR.services_by_name.values()
-                for m in s.methods)  # fmt: skip
+    bindings_of(
+        m for mod in MODULES for s in mod.DESCRIPTOR.services_by_name.values() for m in s.methods
+    )
 )
 LITERAL = st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=5)
 # Ids: anything but "/" (a segment) and ":" (a verb; resource ids never hold one).
@@ -55,7 +58,9 @@ def templates(draw: st.DrawFn, named_only: bool = False) -> str:
         elif kind == "var":
             parts.append(f"{{f{i}}}")
         else:
-            sub = "/".join(draw(st.lists(st.sampled_from([draw(LITERAL), "*"]), min_size=1, max_size=3)))
+            sub = "/".join(
+                draw(st.lists(st.sampled_from([draw(LITERAL), "*"]), min_size=1, max_size=3))
+            )
             parts.append(f"{{f{i}={sub}}}")
     if draw(st.booleans()):
         parts.append("{rest=**}" if named_only else draw(st.sampled_from(["**", "{rest=**}"])))
@@ -138,7 +143,16 @@ def test_contract_bindings_invert_transcode(binding: Binding, data: st.DataObjec
 
 @pytest.mark.parametrize(
     "bad",
-    ["v1/x", "/v1/{a=**}/b", "/v1/**/x", "/v1/{a}/{a}", "/v1/{a", "/v1/{a={b}}", "/v1/x:", "/v1//x"],
+    [
+        "v1/x",
+        "/v1/{a=**}/b",
+        "/v1/**/x",
+        "/v1/{a}/{a}",
+        "/v1/{a",
+        "/v1/{a={b}}",
+        "/v1/x:",
+        "/v1//x",
+    ],
 )
 def test_bad_templates_are_refused(bad: str) -> None:
     with pytest.raises(TemplateError):

@@ -30,9 +30,10 @@ BREAKING_GIT ?= 1
 
 MYPY_PATHS ?= services connectors gateway
 PYTEST_ARGS ?=
+FUZZ_EXAMPLES ?= 300
 
 .PHONY: help venv node protos lint proto-lint fmt typecheck breaking protos-release \
-	test fidelity run bench clean distclean
+	test fidelity fuzz run bench clean distclean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' \
@@ -113,6 +114,9 @@ test: $(VENV_STAMP) $(NODE_STAMP) ## proto lint, breaking check, then pytest ove
 
 fidelity: $(VENV_STAMP) $(NODE_STAMP) ## ICS corpus figures (../shared/ics-corpus): imported, agree, round trip
 	$(VPY) -m tests.fidelity.report
+
+fuzz: $(VENV_STAMP) ## Long schemathesis run against the REST gateway (FUZZ_EXAMPLES=300)
+	$(VPY) -m tests.gateway.fuzz $(FUZZ_EXAMPLES)
 
 # ------------------------------------------------------------------------ run
 

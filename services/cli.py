@@ -1,7 +1,7 @@
 """The ``almanac`` command: run the suite, one service, or manage tokens.
 
 almanac up [--only NAME ...]        every service and the sync worker, each its own process
-almanac serve NAME [--port N]       one service (or `sync`, the sync worker) in this process
+almanac serve NAME [--port N]       one service (or `sync`, or `gateway`) in this process
 almanac token create --scope S ...  mint an API token (prints the secret once)
 almanac import FILE --calendar NAME  import an ICS file (checked first, then in chunks)
 almanac export --calendar NAME      write a calendar as ICS
@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 
 import grpc
@@ -29,9 +30,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from connectors.base import WriteContext
 from connectors.state.tokens import new_secret
+from gateway import GatewayOptions
+from gateway import serve as serve_gateway
 from services.catalog import CATALOG
 from services.runtime.client import TOKEN_FILE, call
-from services.runtime.config import load_settings, render_markdown
+from services.runtime.config import Settings, load_settings, render_markdown
 from services.runtime.context import open_runtime
 from services.runtime.server import serve_forever, start_server
 from services.sync.process import SERVICE_NAME as SYNC_SERVICE
@@ -79,8 +82,8 @@ def _setup_logging(level: str) -> None:
     root.addHandler(_QueueHandler(records))
 
 
-# Every process of the suite: the gRPC services, then the sync worker.
-PROCESSES = (*CATALOG, "sync")
+# Every process of the suite: the gRPC services, the sync worker, the gateway.
+PROCESSES = (*CATALOG, "sync", "gateway")
 
 
 def _port_setting(name: str) -> str:
@@ -88,7 +91,32 @@ def _port_setting(name: str) -> str:
 
 
 def _full_name(name: str) -> str:
+    if name == "gateway":
+        return "REST gateway (HTTP/JSON)"
     return CATALOG[name].full_name if name in CATALOG else SYNC_SERVICE
+
+
+def _gateway_options(settings: Settings, port: int | None) -> GatewayOptions:
+    origins = tuple(o.strip() for o in settings.gateway_cors_origins.split(",") if o.strip())
+    return GatewayOptions(
+        host=settings.host,
+        port=settings.gateway_port if port is None else port,
+        default_timeout=settings.gateway_timeout_seconds,
+        cors_origins=origins,
+        log_level="warning",
+    )
+
+
+async def _serve_gateway(settings: Settings, port: int | None) -> int:
+    # The gateway reaches every service over gRPC at its configured address.
+    targets = {e.full_name: f"{settings.host}:{getattr(settings, e.port_setting)}"
+               for e in CATALOG.values()}  # fmt: skip
+
+    def ready(url: str) -> None:
+        print(f"READY gateway {url}", flush=True)
+
+    await serve_gateway(targets, _gateway_options(settings, port), on_ready=ready)
+    return 0
 
 
 async def _serve(name: str, port: int | None) -> int:
@@ -97,6 +125,8 @@ async def _serve(name: str, port: int | None) -> int:
     if name == "sync":
         await serve_sync(settings, settings.sync_port if port is None else port)
         return 0
+    if name == "gateway":
+        return await _serve_gateway(settings, port)
     entry = CATALOG[name]
     rt = await open_runtime(settings)
     try:
@@ -119,6 +149,17 @@ async def _serve(name: str, port: int | None) -> int:
     return 0
 
 
+def _wait_http(url: str, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                if reply.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 def _wait_serving(address: str, deadline: float) -> bool:
     with grpc.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
@@ -135,7 +176,7 @@ def _wait_serving(address: str, deadline: float) -> bool:
 def _up(only: Sequence[str]) -> int:
     settings = load_settings()
     _setup_logging(settings.log_level)
-    names = list(only) or list(PROCESSES)
+    names = list(only) or [p for p in PROCESSES if p != "gateway" or settings.gateway]
     os.makedirs("data", exist_ok=True)
     if not settings.bootstrap_token and not TOKEN_FILE.exists():
         # First start on a laptop: mint an admin token the way Jupyter does, so
@@ -166,7 +207,11 @@ def _up(only: Sequence[str]) -> int:
     deadline = time.monotonic() + 30
     for name in names:
         address = f"{settings.host}:{getattr(settings, _port_setting(name))}"
-        if not _wait_serving(address, deadline) or children[name].poll() is not None:
+        if name == "gateway":
+            serving = _wait_http(f"http://{address}/openapi.json", deadline)
+        else:
+            serving = _wait_serving(address, deadline)
+        if not serving or children[name].poll() is not None:
             print(f"almanac-{name} did not become SERVING on {address}", file=sys.stderr)
             stopping = True
             break
@@ -174,7 +219,12 @@ def _up(only: Sequence[str]) -> int:
         print(f"\nAlmanac is up (store: {settings.store_url}):")
         for name in names:
             port = getattr(settings, _port_setting(name))
-            print(f"  {_full_name(name):32} {settings.host}:{port}")
+            where = (
+                f"http://{settings.host}:{port}  (docs: /docs)"
+                if name == "gateway"
+                else (f"{settings.host}:{port}")
+            )
+            print(f"  {_full_name(name):32} {where}")
         print("Press Ctrl-C to stop.\n", flush=True)
     while not stopping and all(c.poll() is None for c in children.values()):
         time.sleep(0.2)

@@ -227,6 +227,15 @@ _OPTIONS = [
     Option("activity_port", 50057, _PORT_HELP.format("activity"), _PORT, "port"),
     Option("sync_port", 50058, "TCP port of the sync worker's gRPC health endpoint.",
            _PORT, "port"),
+    Option("gateway_port", 8080, "TCP port of the REST gateway (HTTP/JSON, `/docs`).",
+           _PORT, "port"),
+    Option("gateway", True, "Start the REST gateway with `almanac up`.", _bool, "bool"),
+    Option("gateway_cors_origins", "",
+           "Origins the gateway allows for browser calls (CORS), comma-separated; `*` for "
+           "any; empty: CORS off.", _text(0), "list"),
+    Option("gateway_timeout_seconds", 30.0,
+           "Deadline of a unary call through the gateway without a `Grpc-Timeout` header.",
+           _float(0, exclusive=True), "seconds"),
     Option("bootstrap_token", None,
            "If set, a token with the global `admin` scope is created with this value at "
            "start-up (first run only), so the first account can be connected.",
@@ -337,6 +346,10 @@ class Settings:
     availability_port: int = _default("availability_port")
     activity_port: int = _default("activity_port")
     sync_port: int = _default("sync_port")
+    gateway_port: int = _default("gateway_port")
+    gateway: bool = _default("gateway")
+    gateway_cors_origins: str = _default("gateway_cors_origins")
+    gateway_timeout_seconds: float = _default("gateway_timeout_seconds")
     bootstrap_token: str | None = field(default=_default("bootstrap_token"), repr=False)
     log_level: str = _default("log_level")
     access_log: bool = _default("access_log")

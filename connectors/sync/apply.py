@@ -32,6 +32,8 @@ _OWN_FIELDS = frozenset(
      "recurring_master", "instance_index"}
 )  # fmt: skip
 _ID_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+# UIDs per IN (...) list: well under SQLite's and PostgreSQL's parameter limits.
+_IN_BATCH = 500
 
 
 def event_id_for(uid: str) -> str:
@@ -70,17 +72,22 @@ async def apply_batch(
     racing this pull) is newer than what was pulled and is left alone.
     """
     etx = EventTx(tx, dialect, account, calendar_id, WriteContext(UPSTREAM_ACTOR))
+    # One read of what the mirror holds for the page, not two per item: a
+    # first sync of a large calendar is thousands of items.
+    uids = [i.uid for i in batch.items] + list(batch.deleted)
+    known = await ledger.item_etags(tx, account, calendar_id, uids)
+    held = await _rows_by_uid(etx, uids)
     applied = 0
     for item in batch.items:
-        known = await ledger.item_etag(tx, account, calendar_id, item.uid)
-        if known is not None and (known[0] == item.etag or known[1] > pulled_after_us):
+        mapped = known.get(item.uid)
+        if mapped is not None and (mapped[0] == item.etag or mapped[1] > pulled_after_us):
             continue
-        await _store_item(etx, item)
+        await _store_item(etx, item, held.get(item.uid, []))
         await ledger.set_item(tx, account, calendar_id, item.uid, item.etag)
         applied += 1
     for uid in batch.deleted:
-        known = await ledger.item_etag(tx, account, calendar_id, uid)
-        if known is not None and known[1] > pulled_after_us:
+        mapped = known.get(uid)
+        if mapped is not None and mapped[1] > pulled_after_us:
             continue
         applied += await remove_uids(etx, [uid])
     return applied
@@ -107,8 +114,23 @@ async def _rows_of(etx: EventTx, uid: str) -> list[Row]:
     )
 
 
-async def _store_item(etx: EventTx, item: RemoteItem) -> None:
-    rows = {str(r["id"]): r for r in await _rows_of(etx, item.uid)}
+async def _rows_by_uid(etx: EventTx, uids: list[str]) -> dict[str, list[Row]]:
+    found: dict[str, list[Row]] = {}
+    for start in range(0, len(uids), _IN_BATCH):
+        part = uids[start : start + _IN_BATCH]
+        rows = await etx.tx.fetchall(
+            "SELECT id, kind, series_id, deleted, ical_uid, body FROM events"
+            " WHERE account_id = ? AND calendar_id = ? AND deleted = 0"
+            f" AND ical_uid IN ({', '.join('?' for _ in part)})",
+            etx.account, etx.calendar, *part,
+        )  # fmt: skip
+        for row in rows:
+            found.setdefault(str(row["ical_uid"]), []).append(row)
+    return found
+
+
+async def _store_item(etx: EventTx, item: RemoteItem, held: list[Row]) -> None:
+    rows = {str(r["id"]): r for r in held}
     mains = [e for e in item.events if not e.HasField("original_start")]
     exceptions = [e for e in item.events if e.HasField("original_start")]
     if not mains:  # only exceptions: instances of a series we cannot see

@@ -29,6 +29,7 @@ __all__ = [
     "failures",
     "find_mirror_calendar",
     "item_etag",
+    "item_etags",
     "mirror_calendars",
     "mirrored_uids",
     "record_failure",
@@ -232,6 +233,23 @@ async def item_etag(
         uid,
     )
     return None if row is None else (str(row["remote_etag"]), int(row["update_us"]))
+
+
+async def item_etags(
+    db: Store | Transaction, account: str, calendar_id: str, uids: list[str]
+) -> dict[str, tuple[str, int]]:
+    """`item_etag` of many UIDs at once."""
+    found: dict[str, tuple[str, int]] = {}
+    for start in range(0, len(uids), 500):
+        part = uids[start : start + 500]
+        rows = await db.fetchall(
+            "SELECT uid, remote_etag, update_us FROM mirror_items"
+            " WHERE account_id = ? AND calendar_id = ?"
+            f" AND uid IN ({', '.join('?' for _ in part)})",
+            account, calendar_id, *part,
+        )  # fmt: skip
+        found.update({str(r["uid"]): (str(r["remote_etag"]), int(r["update_us"])) for r in rows})
+    return found
 
 
 async def set_item(

@@ -37,6 +37,11 @@ def test_account_service(stack: Stack, admin: httpx.Client) -> None:
     assert token_name in [t["name"] for t in tokens["apiTokens"]]  # type: ignore[attr-defined]
     revoked = ok(admin.post(f"/v1/{token_name}:revoke", json={}))  # RevokeApiToken, body "*"
     assert revoked["name"] == token_name and revoked.get("revokeTime")
+    assert "CAPABILITY_EVENT_WRITE" in got["capabilities"]  # type: ignore[operator]
+    # SyncAccount: POST :sync, body "*"; a local account has nothing to sync.
+    refused = admin.post(f"/v1/{name}:sync", json={})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["status"] == "FAILED_PRECONDITION"
     assert ok(admin.delete(f"/v1/{name}", params={"force": True})) == {}  # DeleteAccount
     assert admin.get(f"/v1/{name}").status_code == 404
 

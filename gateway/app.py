@@ -58,7 +58,8 @@ _BASE_MODULES = (
 )
 
 
-def _scope_of(method: MethodDescriptor) -> str:
+def _scope_of(method: MethodDescriptor) -> str | None:
+    """The scope the method needs ("" any token); None when it needs no token."""
     try:
         extension = importlib.import_module("almanac.v1.options_pb2").method_auth
     except (ImportError, AttributeError):
@@ -66,7 +67,8 @@ def _scope_of(method: MethodDescriptor) -> str:
     options = method.GetOptions()
     if not options.HasExtension(extension):
         return ""
-    return str(options.Extensions[extension].scope)
+    auth = options.Extensions[extension]
+    return None if auth.public else str(auth.scope)
 
 
 def _proto_roots(services: list[ServiceDescriptor]) -> list[Path]:

@@ -1,6 +1,7 @@
 """Unary calls: forward the request message, render the response.
 
-A successful call is always 200 (as grpc-gateway). The body is the response
+A successful call is 200, or what the service asked for with ``x-http-code``
+metadata (grpc-gateway's convention; a feed's 304). The body is the response
 message as JSON, or the field named by ``response_body``, or the raw bytes
 of an ``HttpBody`` with its own Content-Type (``:export`` serves
 ``text/calendar`` this way). A response with an ``etag`` field also sends it
@@ -18,7 +19,7 @@ from gateway.asgi import Request, Send, send_response
 from gateway.backends import Backends
 from gateway.errors import GatewayError, from_rpc_error
 from gateway.marshal import to_dict, to_json
-from gateway.metadata import Incoming, outgoing_headers
+from gateway.metadata import Incoming, http_code, outgoing_headers
 from gateway.options import GatewayOptions
 from gateway.routes import HTTP_BODY, Binding
 from gateway.transcode import Transcoded
@@ -75,10 +76,14 @@ async def call_unary(
         response = await call
     except grpc.aio.AioRpcError as err:
         raise rpc_failure(err, transcoded.etag_from_header) from None
-    headers = outgoing_headers(await call.initial_metadata(), await call.trailing_metadata())
+    initial = await call.initial_metadata()
+    headers = outgoing_headers(initial, await call.trailing_metadata())
+    status = http_code(initial)
     body, content_type, etag = _render(binding, response)
     if etag:
         headers.append((b"etag", etag.encode("latin-1")))
+    if status in (204, 304):
+        body = b""  # RFC 9110: neither may have content
     await send_response(
-        send, request, 200, body, content_type, headers, gzip_min=options.gzip_min_bytes
+        send, request, status, body, content_type, headers, gzip_min=options.gzip_min_bytes
     )

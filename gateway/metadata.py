@@ -9,7 +9,9 @@ logs the caller's id and its span joins the caller's W3C trace;
 
 Out: the service's headers as ``Grpc-Metadata-<key>`` and its trailers as
 ``Grpc-Trailer-<key>`` (HTTP/1.1 responses are sent after the call ends, so
-trailers can be headers), and ``x-request-id`` as ``X-Request-Id``.
+trailers can be headers), ``x-request-id`` as ``X-Request-Id``, an ``etag``
+header as ``ETag``, and ``x-http-code`` (grpc-gateway's convention for a
+success other than 200, such as 304) as the status, not as a header.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from gateway.errors import bad_request
 from gateway.values import parse_grpc_timeout
 
-__all__ = ["Incoming", "incoming_metadata", "outgoing_headers"]
+__all__ = ["Incoming", "http_code", "incoming_metadata", "outgoing_headers"]
 
 _PREFIX = b"grpc-metadata-"
 _AS_IS = frozenset({b"authorization", b"x-request-id", b"traceparent", b"tracestate"})
@@ -30,7 +32,12 @@ _AS_IS = frozenset({b"authorization", b"x-request-id", b"traceparent", b"tracest
 # client forge what the gateway asserts.
 _RESERVED = re.compile(r"^(grpc-|:|content-type$|te$|user-agent$|host$|connection$)")
 _VALID_KEY = re.compile(r"^[0-9a-z_.\-]+$")
-_HIDDEN_OUT = frozenset({"grpc-status-details-bin", "content-type", "x-request-id"})
+_HIDDEN_OUT = frozenset(
+    {"grpc-status-details-bin", "content-type", "x-request-id", "x-http-code", "etag"}
+)
+# Statuses a service may ask for with x-http-code: successes that carry no
+# error (an error is a gRPC status and goes through the status table).
+_SUCCESS_CODES = frozenset({200, 201, 202, 204, 304})
 
 Metadata = list[tuple[str, str | bytes]]
 
@@ -38,12 +45,13 @@ Metadata = list[tuple[str, str | bytes]]
 class Incoming:
     """What the headers of one request mean to the gRPC call."""
 
-    __slots__ = ("if_match", "last_event_id", "metadata", "timeout")
+    __slots__ = ("if_match", "if_none_match", "last_event_id", "metadata", "timeout")
 
     def __init__(self) -> None:
         self.metadata: Metadata = []
         self.timeout: float | None = None
         self.if_match: str | None = None
+        self.if_none_match: str | None = None
         self.last_event_id: str | None = None
 
 
@@ -79,6 +87,8 @@ def incoming_metadata(
             out.timeout = seconds
         elif name == b"if-match":
             out.if_match = _text(value).strip()
+        elif name == b"if-none-match":
+            out.if_none_match = _text(value).strip()
         elif name == b"last-event-id":
             out.last_event_id = _text(value).strip()
         elif name == b"x-forwarded-for":
@@ -124,9 +134,21 @@ def outgoing_headers(
         for key, value in entries or ():
             if key == "x-request-id":
                 request_id = value
+            if key == "etag" and prefix == b"grpc-metadata-":
+                out.append((b"etag", _encode(value)))
             if key in _HIDDEN_OUT:
                 continue
             out.append((prefix + key.encode("latin-1"), _encode(value)))
     if request_id is not None:
         out.append((b"x-request-id", _encode(request_id)))
     return out
+
+
+def http_code(initial: Iterable[tuple[str, str | bytes]] | None) -> int:
+    """The status a successful call asked for (``x-http-code``), else 200."""
+    for key, value in initial or ():
+        if key == "x-http-code":
+            text = value.decode() if isinstance(value, bytes) else value
+            if text.isdigit() and int(text) in _SUCCESS_CODES:
+                return int(text)
+    return 200

@@ -159,7 +159,7 @@ def _response(schemas: SchemaBuilder, binding: Binding) -> Schema:
     return out
 
 
-def _operation(schemas: SchemaBuilder, binding: Binding, op_id: str, scope: str) -> Schema:
+def _operation(schemas: SchemaBuilder, binding: Binding, op_id: str, scope: str | None) -> Schema:
     method = binding.method
     _, params = expand_path(binding)
     skip = frozenset(binding.bound_paths) | frozenset(params.values())
@@ -172,6 +172,8 @@ def _operation(schemas: SchemaBuilder, binding: Binding, op_id: str, scope: str)
     description = schemas.comments.get(method.descriptor.full_name, "")
     if scope:
         description += f"\n\nRequires a token with the scope `{scope}`."
+    elif scope is None:
+        description += "\n\nNeeds no token."
     op: Schema = {
         "operationId": op_id,
         "tags": [method.descriptor.containing_service.name],
@@ -186,6 +188,8 @@ def _operation(schemas: SchemaBuilder, binding: Binding, op_id: str, scope: str)
             },
         },
     }
+    if scope is None:
+        op["security"] = []  # overrides the document's bearer requirement
     body = _body(schemas, binding)
     if body is not None:
         op["requestBody"] = body

@@ -149,6 +149,11 @@ def build_request(
         if target is not None:
             target.etag = incoming.if_match  # type: ignore[attr-defined]
             out.etag_from_header = True
+    if incoming.if_none_match is not None:
+        # A conditional GET: the request says which field holds it.
+        conditional = msg.DESCRIPTOR.fields_by_name.get("if_none_match")
+        if conditional is not None and conditional.type == FieldDescriptor.TYPE_STRING:
+            msg.if_none_match = incoming.if_none_match  # type: ignore[attr-defined]
     if incoming.last_event_id and binding.method.server_streaming:
         cursor = msg.DESCRIPTOR.fields_by_name.get("cursor")
         if cursor is not None and cursor.type == FieldDescriptor.TYPE_STRING:

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 # Tables whose rows belong to a calendar, deleted with it.
-CALENDAR_CONTENTS = ("schedules", "event_instances", "events")
+CALENDAR_CONTENTS = ("schedules", "event_instances", "events", "calendar_subscribers")
 
 CALENDARS = BodyTable(
     table="calendars",

@@ -225,6 +225,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "calendar feed subscribers",
+        (
+            # A subscriber's feed secret is stored as its SHA-256 only, like
+            # an API token's; body holds the CalendarSubscriber.
+            """CREATE TABLE calendar_subscribers (
+                account_id TEXT NOT NULL,
+                calendar_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                blocked INTEGER NOT NULL DEFAULT 0,
+                last_fetch_us {BIGINT} NOT NULL DEFAULT 0,
+                fetch_count {BIGINT} NOT NULL DEFAULT 0,
+                body {BLOB} NOT NULL,
+                create_time {BIGINT} NOT NULL,
+                PRIMARY KEY (account_id, calendar_id, id)
+            )""",
+        ),
+    ),
 )
 
 _CREATE_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

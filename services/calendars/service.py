@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
-from almanac.v1 import common_pb2
-from almanac.v1 import event_service_pb2 as ev_pb
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from connectors.base import PRIMARY_ID, CalendarMutation, Page, PageRequest, WriteContext
-from connectors.ical import from_ics, to_ics
-from connectors.recurrence import expand, from_proto, to_utc
+from connectors.base import PRIMARY_ID, Page, PageRequest, WriteContext
+from connectors.ical import from_ics
 from connectors.store.rows import new_id
 from services.calendars.checks import check_calendar, check_schedule
+from services.calendars.feeds import ICS_CONTENT_TYPE, FeedRpcs
+from services.calendars.ics import export_ics, header_of, storable, with_header
 from services.calendars.timezones import time_zones
-from services.events.checks import check_event, normalize
 from services.runtime.context import Context, Runtime
 from services.runtime.errors import BadRequestBuilder
 from services.runtime.names import CHILD_ID_RE, parse_account, parse_calendar, parse_calendar_child
@@ -67,7 +64,7 @@ def _shown(calendar: cal_pb.Calendar, include_raw: bool) -> cal_pb.Calendar:
     return calendar
 
 
-class CalendarService(cal_grpc.CalendarServiceServicer):
+class CalendarService(FeedRpcs, cal_grpc.CalendarServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
@@ -287,12 +284,10 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         _, account_id = self.rt.account(name.account)
         connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_ICS_EXPORT)
         calendar = await connector.get_calendar(account_id, name.calendar)
-        events = await connector.all_events(account_id, name.calendar)
-        if request.HasField("time_range"):
-            events = _overlapping(events, request.time_range, calendar)
+        time_range = request.time_range if request.HasField("time_range") else None
         return httpbody_pb2.HttpBody(
-            content_type="text/calendar; charset=utf-8",
-            data=to_ics(calendar, events, header=_header(calendar)),
+            content_type=ICS_CONTENT_TYPE,
+            data=await export_ics(connector, account_id, calendar, time_range),
         )
 
     async def ImportCalendar(
@@ -307,8 +302,8 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         calendar = await connector.get_calendar(account_id, parent.calendar)
         parsed = from_ics(request.ics.data, default_zone=calendar.time_zone or "UTC")
         warnings = [cal_pb.ImportWarning(line=w.line, message=w.message) for w in parsed.warnings]
-        events, skipped = _storable(parsed.events, calendar, warnings)
-        exceptions, _ = _storable(
+        events, skipped = storable(parsed.events, calendar, warnings)
+        exceptions, _ = storable(
             [e for e in parsed.exceptions if e.ical_uid not in skipped], calendar, warnings
         )
         counted = parsed.skipped_count + len(skipped)
@@ -324,9 +319,9 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
             counts = await connector.import_events(
                 account_id, parent.calendar, events, exceptions, ctx
             )
-            if parsed.header and _header(calendar) != parsed.header:
+            if parsed.header and header_of(calendar) != parsed.header:
                 await connector.update_calendar(
-                    account_id, parent.calendar, _with_header(parsed.header), "", ctx
+                    account_id, parent.calendar, with_header(parsed.header), "", ctx
                 )
             return cal_pb.ImportCalendarResponse(
                 created_count=counts.created,
@@ -339,82 +334,3 @@ class CalendarService(cal_grpc.CalendarServiceServicer):
         return await self.rt.idempotent(
             request, "ImportCalendar", cal_pb.ImportCalendarResponse, run
         )
-
-
-def _storable(
-    parsed: Sequence[ev_pb.Event], calendar: cal_pb.Calendar, warnings: list[cal_pb.ImportWarning]
-) -> tuple[list[ev_pb.Event], set[str]]:
-    """The events Almanac can hold, checked and defaulted like created ones.
-
-    One it cannot (past a limit, say) is left out with a warning rather than
-    failing the document; its exceptions go with it (the UIDs returned).
-    """
-    kept, skipped = [], set()
-    for event in parsed:
-        problems = BadRequestBuilder()
-        check_event(problems, event, calendar, prefix="event")
-        if problems.violations:
-            detail = "; ".join(f"{f}: {d}" for f, d in problems.violations[:5])
-            warnings.append(
-                cal_pb.ImportWarning(
-                    message=f"VEVENT UID {event.ical_uid[:80]!r} left out: {detail}"
-                )
-            )
-            skipped.add(event.ical_uid)
-            continue
-        original = ev_pb.Event()
-        original.original_start.CopyFrom(event.original_start)
-        normalize(event, calendar, create=True)
-        if original.HasField("original_start"):
-            event.original_start.CopyFrom(original.original_start)
-        kept.append(event)
-    return kept, skipped
-
-
-# Where an imported document's own calendar properties are kept, to be
-# written again on export (`raw` is the backend's view of the calendar).
-_HEADER_KEY = "icsHeader"
-
-
-def _header(calendar: cal_pb.Calendar) -> list[tuple[str, str]]:
-    if _HEADER_KEY not in calendar.raw.fields:
-        return []
-    return [
-        (str(pair.list_value.values[0].string_value), str(pair.list_value.values[1].string_value))
-        for pair in calendar.raw.fields[_HEADER_KEY].list_value.values
-        if len(pair.list_value.values) == 2
-    ]
-
-
-def _with_header(header: Sequence[tuple[str, str]]) -> CalendarMutation:
-    def apply(current: cal_pb.Calendar) -> tuple[cal_pb.Calendar, list[str]]:
-        updated = cal_pb.Calendar()
-        updated.CopyFrom(current)
-        updated.raw[_HEADER_KEY] = [list(pair) for pair in header]
-        return updated, ["raw"]
-
-    return apply
-
-
-def _overlapping(
-    events: Sequence[ev_pb.Event], time_range: common_pb2.TimeRange, calendar: cal_pb.Calendar
-) -> list[ev_pb.Event]:
-    """Events overlapping the range; a series when any of its instances does."""
-    zone = ZoneInfo(calendar.time_zone or "UTC")
-    start = time_range.start_time.ToDatetime(dt.UTC)
-    end = time_range.end_time.ToDatetime(dt.UTC)
-    kept = []
-    for event in events:
-        if event.recurrence.rrules or event.recurrence.rdates:
-            found = expand(
-                event.start, event.end, event.recurrence,
-                window_start=start, window_end=end, floating_zone=zone, limit=1,
-            )  # fmt: skip
-            hit = bool(found.occurrences)
-        else:
-            first = to_utc(from_proto(event.start), zone)
-            last = to_utc(from_proto(event.end), zone)
-            hit = first < end and (last > start or first == last >= start)
-        if hit:
-            kept.append(event)
-    return kept

@@ -320,6 +320,9 @@ _OPTIONS = [
            _float(0, exclusive=True), "seconds"),
     Option("sync_concurrency", 4, "Accounts one sync worker syncs at once.",
            _int(1, 256), "count"),
+    Option("feed_inactive_days", 30.0,
+           "A calendar subscriber not fetched for this long is listed as inactive.",
+           _float(0, exclusive=True), "days"),
 ]  # fmt: skip
 
 SCHEMA: dict[str, Option] = {o.name: o for o in _OPTIONS}
@@ -377,6 +380,7 @@ class Settings:
     sync_poll_seconds: float = _default("sync_poll_seconds")
     sync_lease_seconds: float = _default("sync_lease_seconds")
     sync_concurrency: int = _default("sync_concurrency")
+    feed_inactive_days: float = _default("feed_inactive_days")
 
     def __post_init__(self) -> None:
         # Direct construction (tests, embedding) is validated like load_settings.

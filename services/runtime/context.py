@@ -6,6 +6,7 @@ before existence), find its connector, run an idempotent create.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from google.protobuf.message import Message
 from connectors.base import AccountConnector, Capability, WriteContext
 from connectors.registry import Connectors
 from connectors.state.accounts import Registry
+from connectors.state.feeds import Subscribers
 from connectors.state.idempotency import RequestReplayed, lookup, request_hash
 from connectors.state.meta import deployment_secret
 from connectors.store import Store, open_store
@@ -48,6 +50,7 @@ class Runtime:
     registry: Registry
     pages: PageTokens
     connectors: Connectors
+    subscribers: Subscribers
     _profiles: dict[str, tuple[acc_pb.Account, float]] = field(default_factory=dict)
 
     async def aclose(self) -> None:
@@ -120,4 +123,5 @@ async def open_runtime(settings: Settings) -> Runtime:
     connectors = Connectors(
         store, registry, settings.connector_backends, settings.upstream_timeout_seconds
     )
-    return Runtime(settings, store, registry, pages, connectors)
+    subscribers = Subscribers(store, dt.timedelta(days=settings.feed_inactive_days))
+    return Runtime(settings, store, registry, pages, connectors, subscribers)

@@ -155,7 +155,8 @@ class Authorizer:
         options = method.GetOptions()
         if not options.HasExtension(self._extension):
             return _DENY
-        return Requirement(scope=options.Extensions[self._extension].scope)
+        auth = options.Extensions[self._extension]
+        return _PUBLIC if auth.public else Requirement(scope=auth.scope)
 
     async def authorize(self, full_method: str, authorization: str | None) -> Principal | None:
         """The principal allowed to call ``full_method``; None for public methods.

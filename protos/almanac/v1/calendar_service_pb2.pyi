@@ -13,6 +13,7 @@ from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.type import date_pb2 as _date_pb2
 from google.type import dayofweek_pb2 as _dayofweek_pb2
 from google.type import timeofday_pb2 as _timeofday_pb2
@@ -26,6 +27,34 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _SubscriberState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SubscriberStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SubscriberState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SUBSCRIBER_STATE_UNSPECIFIED: _SubscriberState.ValueType  # 0
+    """Not used."""
+    SUBSCRIBER_STATE_ACTIVE: _SubscriberState.ValueType  # 1
+    """Fetched within the last `feed_inactive_days` (or created since)."""
+    SUBSCRIBER_STATE_INACTIVE: _SubscriberState.ValueType  # 2
+    """Not fetched for `feed_inactive_days`."""
+    SUBSCRIBER_STATE_BLOCKED: _SubscriberState.ValueType  # 3
+    """Revoked by the owner: the URL answers NOT_FOUND."""
+
+class SubscriberState(_SubscriberState, metaclass=_SubscriberStateEnumTypeWrapper):
+    """The state of a calendar subscriber."""
+
+SUBSCRIBER_STATE_UNSPECIFIED: SubscriberState.ValueType  # 0
+"""Not used."""
+SUBSCRIBER_STATE_ACTIVE: SubscriberState.ValueType  # 1
+"""Fetched within the last `feed_inactive_days` (or created since)."""
+SUBSCRIBER_STATE_INACTIVE: SubscriberState.ValueType  # 2
+"""Not fetched for `feed_inactive_days`."""
+SUBSCRIBER_STATE_BLOCKED: SubscriberState.ValueType  # 3
+"""Revoked by the owner: the URL answers NOT_FOUND."""
+Global___SubscriberState: _TypeAlias = SubscriberState  # noqa: Y015
 
 @_typing.final
 class Calendar(_message.Message):
@@ -995,3 +1024,200 @@ class ImportWarning(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportWarning: _TypeAlias = ImportWarning  # noqa: Y015
+
+@_typing.final
+class CalendarSubscriber(_message.Message):
+    """Someone subscribed to a calendar's feed URL (Kloudless "calendar
+    subscribers").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    FEED_PATH_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    LAST_FETCH_TIME_FIELD_NUMBER: _builtins.int
+    FETCH_COUNT_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name, `accounts/{a}/calendars/{c}/subscribers/{s}`."""
+    display_name: _builtins.str
+    """Who or what subscribes, for the owner's list; at most 256 characters."""
+    feed_path: _builtins.str
+    """The feed's path on the REST gateway, `/v1/feeds/{secret}`; prefix it
+    with the gateway's address (`webcal://` works with calendar clients).
+    Only in the response of `CreateCalendarSubscriber`.
+    """
+    state: Global___SubscriberState.ValueType
+    """Active, inactive (not fetched for `feed_inactive_days`) or blocked."""
+    fetch_count: _builtins.int
+    """How many times the feed was fetched (304 answers included)."""
+    @_builtins.property
+    def last_fetch_time(self) -> _timestamp_pb2.Timestamp:
+        """When the feed was last fetched; unset if never."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the subscriber was created."""
+
+    @_builtins.property
+    def block_time(self) -> _timestamp_pb2.Timestamp:
+        """When the owner blocked it; unset while it is not blocked."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        feed_path: _builtins.str = ...,
+        state: Global___SubscriberState.ValueType = ...,
+        last_fetch_time: _timestamp_pb2.Timestamp | None = ...,
+        fetch_count: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        block_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time", "create_time", b"create_time", "last_fetch_time", b"last_fetch_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time", "create_time", b"create_time", "display_name", b"display_name", "feed_path", b"feed_path", "fetch_count", b"fetch_count", "last_fetch_time", b"last_fetch_time", "name", b"name", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CalendarSubscriber: _TypeAlias = CalendarSubscriber  # noqa: Y015
+
+@_typing.final
+class CreateCalendarSubscriberRequest(_message.Message):
+    """Request of `CreateCalendarSubscriber`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    SUBSCRIBER_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The calendar to subscribe to."""
+    @_builtins.property
+    def subscriber(self) -> Global___CalendarSubscriber:
+        """The subscriber (its display name)."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        subscriber: Global___CalendarSubscriber | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscriber", b"subscriber"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "subscriber", b"subscriber"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCalendarSubscriberRequest: _TypeAlias = CreateCalendarSubscriberRequest  # noqa: Y015
+
+@_typing.final
+class ListCalendarSubscribersRequest(_message.Message):
+    """Request of `ListCalendarSubscribers`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The calendar whose subscribers to list."""
+    page_size: _builtins.int
+    """Maximum subscribers to return, 1-1000; 0 means 100."""
+    page_token: _builtins.str
+    """`next_page_token` of the previous page; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCalendarSubscribersRequest: _TypeAlias = ListCalendarSubscribersRequest  # noqa: Y015
+
+@_typing.final
+class ListCalendarSubscribersResponse(_message.Message):
+    """Response of `ListCalendarSubscribers`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIBERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty when this is the last page."""
+    @_builtins.property
+    def subscribers(self) -> _containers.RepeatedCompositeFieldContainer[Global___CalendarSubscriber]:
+        """The subscribers on this page."""
+
+    def __init__(
+        self,
+        *,
+        subscribers: _abc.Iterable[Global___CalendarSubscriber] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "subscribers", b"subscribers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCalendarSubscribersResponse: _TypeAlias = ListCalendarSubscribersResponse  # noqa: Y015
+
+@_typing.final
+class BlockCalendarSubscriberRequest(_message.Message):
+    """Request of `BlockCalendarSubscriber`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The subscriber to block."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockCalendarSubscriberRequest: _TypeAlias = BlockCalendarSubscriberRequest  # noqa: Y015
+
+@_typing.final
+class GetCalendarFeedRequest(_message.Message):
+    """Request of `GetCalendarFeed`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FEED_TOKEN_FIELD_NUMBER: _builtins.int
+    IF_NONE_MATCH_FIELD_NUMBER: _builtins.int
+    feed_token: _builtins.str
+    """The secret of the feed URL."""
+    if_none_match: _builtins.str
+    """The entity tag the client holds (HTTP `If-None-Match`); when it is
+    current the answer has no body.
+    """
+    def __init__(
+        self,
+        *,
+        feed_token: _builtins.str = ...,
+        if_none_match: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["feed_token", b"feed_token", "if_none_match", b"if_none_match"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCalendarFeedRequest: _TypeAlias = GetCalendarFeedRequest  # noqa: Y015

@@ -108,6 +108,26 @@ class CalendarServiceStub:
                 request_serializer=almanac_dot_v1_dot_calendar__service__pb2.ImportCalendarRequest.SerializeToString,
                 response_deserializer=almanac_dot_v1_dot_calendar__service__pb2.ImportCalendarResponse.FromString,
                 _registered_method=True)
+        self.CreateCalendarSubscriber = channel.unary_unary(
+                '/almanac.v1.CalendarService/CreateCalendarSubscriber',
+                request_serializer=almanac_dot_v1_dot_calendar__service__pb2.CreateCalendarSubscriberRequest.SerializeToString,
+                response_deserializer=almanac_dot_v1_dot_calendar__service__pb2.CalendarSubscriber.FromString,
+                _registered_method=True)
+        self.ListCalendarSubscribers = channel.unary_unary(
+                '/almanac.v1.CalendarService/ListCalendarSubscribers',
+                request_serializer=almanac_dot_v1_dot_calendar__service__pb2.ListCalendarSubscribersRequest.SerializeToString,
+                response_deserializer=almanac_dot_v1_dot_calendar__service__pb2.ListCalendarSubscribersResponse.FromString,
+                _registered_method=True)
+        self.BlockCalendarSubscriber = channel.unary_unary(
+                '/almanac.v1.CalendarService/BlockCalendarSubscriber',
+                request_serializer=almanac_dot_v1_dot_calendar__service__pb2.BlockCalendarSubscriberRequest.SerializeToString,
+                response_deserializer=almanac_dot_v1_dot_calendar__service__pb2.CalendarSubscriber.FromString,
+                _registered_method=True)
+        self.GetCalendarFeed = channel.unary_unary(
+                '/almanac.v1.CalendarService/GetCalendarFeed',
+                request_serializer=almanac_dot_v1_dot_calendar__service__pb2.GetCalendarFeedRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class CalendarServiceServicer:
@@ -219,6 +239,45 @@ class CalendarServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCalendarSubscriber(self, request, context):
+        """Gives a calendar a new subscriber: a secret feed URL that calendar
+        clients (Apple Calendar, Google Calendar, Outlook, Thunderbird) can
+        subscribe to without a token. The URL is in the response only; Almanac
+        keeps just a hash of its secret, so a lost URL is replaced, not shown
+        again (create another subscriber and block the old one).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCalendarSubscribers(self, request, context):
+        """Lists a calendar's subscribers, newest first, with their state, last
+        fetch and fetch count (never their URLs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BlockCalendarSubscriber(self, request, context):
+        """Revokes a subscriber's feed URL: it answers NOT_FOUND (HTTP 404) from
+        then on. The subscriber stays listed as blocked. Blocking a blocked
+        subscriber returns it unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCalendarFeed(self, request, context):
+        """The calendar of a feed URL as RFC 5545 text, for calendar clients. Needs
+        no token: the feed's secret is the credential. With `if_none_match`
+        equal to the feed's current entity tag the body is empty and the
+        gateway answers 304 Not Modified (the response metadata carries
+        `etag` and, then, `x-http-code: 304`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CalendarServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +345,26 @@ def add_CalendarServiceServicer_to_server(servicer, server):
                     servicer.ImportCalendar,
                     request_deserializer=almanac_dot_v1_dot_calendar__service__pb2.ImportCalendarRequest.FromString,
                     response_serializer=almanac_dot_v1_dot_calendar__service__pb2.ImportCalendarResponse.SerializeToString,
+            ),
+            'CreateCalendarSubscriber': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCalendarSubscriber,
+                    request_deserializer=almanac_dot_v1_dot_calendar__service__pb2.CreateCalendarSubscriberRequest.FromString,
+                    response_serializer=almanac_dot_v1_dot_calendar__service__pb2.CalendarSubscriber.SerializeToString,
+            ),
+            'ListCalendarSubscribers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCalendarSubscribers,
+                    request_deserializer=almanac_dot_v1_dot_calendar__service__pb2.ListCalendarSubscribersRequest.FromString,
+                    response_serializer=almanac_dot_v1_dot_calendar__service__pb2.ListCalendarSubscribersResponse.SerializeToString,
+            ),
+            'BlockCalendarSubscriber': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlockCalendarSubscriber,
+                    request_deserializer=almanac_dot_v1_dot_calendar__service__pb2.BlockCalendarSubscriberRequest.FromString,
+                    response_serializer=almanac_dot_v1_dot_calendar__service__pb2.CalendarSubscriber.SerializeToString,
+            ),
+            'GetCalendarFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCalendarFeed,
+                    request_deserializer=almanac_dot_v1_dot_calendar__service__pb2.GetCalendarFeedRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -646,6 +725,114 @@ class CalendarService:
             '/almanac.v1.CalendarService/ImportCalendar',
             almanac_dot_v1_dot_calendar__service__pb2.ImportCalendarRequest.SerializeToString,
             almanac_dot_v1_dot_calendar__service__pb2.ImportCalendarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCalendarSubscriber(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/almanac.v1.CalendarService/CreateCalendarSubscriber',
+            almanac_dot_v1_dot_calendar__service__pb2.CreateCalendarSubscriberRequest.SerializeToString,
+            almanac_dot_v1_dot_calendar__service__pb2.CalendarSubscriber.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCalendarSubscribers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/almanac.v1.CalendarService/ListCalendarSubscribers',
+            almanac_dot_v1_dot_calendar__service__pb2.ListCalendarSubscribersRequest.SerializeToString,
+            almanac_dot_v1_dot_calendar__service__pb2.ListCalendarSubscribersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BlockCalendarSubscriber(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/almanac.v1.CalendarService/BlockCalendarSubscriber',
+            almanac_dot_v1_dot_calendar__service__pb2.BlockCalendarSubscriberRequest.SerializeToString,
+            almanac_dot_v1_dot_calendar__service__pb2.CalendarSubscriber.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCalendarFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/almanac.v1.CalendarService/GetCalendarFeed',
+            almanac_dot_v1_dot_calendar__service__pb2.GetCalendarFeedRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

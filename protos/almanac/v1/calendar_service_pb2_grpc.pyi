@@ -81,6 +81,29 @@ class CalendarServiceStub:
     Events are matched by UID (and RECURRENCE-ID): existing ones are
     replaced, new ones created.
     """
+    CreateCalendarSubscriber: _grpc.UnaryUnaryMultiCallable[_calendar_service_pb2.CreateCalendarSubscriberRequest, _calendar_service_pb2.CalendarSubscriber]
+    """Gives a calendar a new subscriber: a secret feed URL that calendar
+    clients (Apple Calendar, Google Calendar, Outlook, Thunderbird) can
+    subscribe to without a token. The URL is in the response only; Almanac
+    keeps just a hash of its secret, so a lost URL is replaced, not shown
+    again (create another subscriber and block the old one).
+    """
+    ListCalendarSubscribers: _grpc.UnaryUnaryMultiCallable[_calendar_service_pb2.ListCalendarSubscribersRequest, _calendar_service_pb2.ListCalendarSubscribersResponse]
+    """Lists a calendar's subscribers, newest first, with their state, last
+    fetch and fetch count (never their URLs).
+    """
+    BlockCalendarSubscriber: _grpc.UnaryUnaryMultiCallable[_calendar_service_pb2.BlockCalendarSubscriberRequest, _calendar_service_pb2.CalendarSubscriber]
+    """Revokes a subscriber's feed URL: it answers NOT_FOUND (HTTP 404) from
+    then on. The subscriber stays listed as blocked. Blocking a blocked
+    subscriber returns it unchanged.
+    """
+    GetCalendarFeed: _grpc.UnaryUnaryMultiCallable[_calendar_service_pb2.GetCalendarFeedRequest, _httpbody_pb2.HttpBody]
+    """The calendar of a feed URL as RFC 5545 text, for calendar clients. Needs
+    no token: the feed's secret is the credential. With `if_none_match`
+    equal to the feed's current entity tag the body is empty and the
+    gateway answers 304 Not Modified (the response metadata carries
+    `etag` and, then, `x-http-code: 304`).
+    """
 
 @_typing.type_check_only
 class CalendarServiceAsyncStub(CalendarServiceStub):
@@ -132,6 +155,29 @@ class CalendarServiceAsyncStub(CalendarServiceStub):
     input is INVALID_ARGUMENT naming the line, and nothing is imported.
     Events are matched by UID (and RECURRENCE-ID): existing ones are
     replaced, new ones created.
+    """
+    CreateCalendarSubscriber: _aio.UnaryUnaryMultiCallable[_calendar_service_pb2.CreateCalendarSubscriberRequest, _calendar_service_pb2.CalendarSubscriber]  # type: ignore[assignment]
+    """Gives a calendar a new subscriber: a secret feed URL that calendar
+    clients (Apple Calendar, Google Calendar, Outlook, Thunderbird) can
+    subscribe to without a token. The URL is in the response only; Almanac
+    keeps just a hash of its secret, so a lost URL is replaced, not shown
+    again (create another subscriber and block the old one).
+    """
+    ListCalendarSubscribers: _aio.UnaryUnaryMultiCallable[_calendar_service_pb2.ListCalendarSubscribersRequest, _calendar_service_pb2.ListCalendarSubscribersResponse]  # type: ignore[assignment]
+    """Lists a calendar's subscribers, newest first, with their state, last
+    fetch and fetch count (never their URLs).
+    """
+    BlockCalendarSubscriber: _aio.UnaryUnaryMultiCallable[_calendar_service_pb2.BlockCalendarSubscriberRequest, _calendar_service_pb2.CalendarSubscriber]  # type: ignore[assignment]
+    """Revokes a subscriber's feed URL: it answers NOT_FOUND (HTTP 404) from
+    then on. The subscriber stays listed as blocked. Blocking a blocked
+    subscriber returns it unchanged.
+    """
+    GetCalendarFeed: _aio.UnaryUnaryMultiCallable[_calendar_service_pb2.GetCalendarFeedRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """The calendar of a feed URL as RFC 5545 text, for calendar clients. Needs
+    no token: the feed's secret is the credential. With `if_none_match`
+    equal to the feed's current entity tag the body is empty and the
+    gateway answers 304 Not Modified (the response metadata carries
+    `etag` and, then, `x-http-code: 304`).
     """
 
 class CalendarServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -259,6 +305,53 @@ class CalendarServiceServicer(metaclass=_abc_1.ABCMeta):
         input is INVALID_ARGUMENT naming the line, and nothing is imported.
         Events are matched by UID (and RECURRENCE-ID): existing ones are
         replaced, new ones created.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateCalendarSubscriber(
+        self,
+        request: _calendar_service_pb2.CreateCalendarSubscriberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_calendar_service_pb2.CalendarSubscriber, _abc.Awaitable[_calendar_service_pb2.CalendarSubscriber]]:
+        """Gives a calendar a new subscriber: a secret feed URL that calendar
+        clients (Apple Calendar, Google Calendar, Outlook, Thunderbird) can
+        subscribe to without a token. The URL is in the response only; Almanac
+        keeps just a hash of its secret, so a lost URL is replaced, not shown
+        again (create another subscriber and block the old one).
+        """
+
+    @_abc_1.abstractmethod
+    def ListCalendarSubscribers(
+        self,
+        request: _calendar_service_pb2.ListCalendarSubscribersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_calendar_service_pb2.ListCalendarSubscribersResponse, _abc.Awaitable[_calendar_service_pb2.ListCalendarSubscribersResponse]]:
+        """Lists a calendar's subscribers, newest first, with their state, last
+        fetch and fetch count (never their URLs).
+        """
+
+    @_abc_1.abstractmethod
+    def BlockCalendarSubscriber(
+        self,
+        request: _calendar_service_pb2.BlockCalendarSubscriberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_calendar_service_pb2.CalendarSubscriber, _abc.Awaitable[_calendar_service_pb2.CalendarSubscriber]]:
+        """Revokes a subscriber's feed URL: it answers NOT_FOUND (HTTP 404) from
+        then on. The subscriber stays listed as blocked. Blocking a blocked
+        subscriber returns it unchanged.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCalendarFeed(
+        self,
+        request: _calendar_service_pb2.GetCalendarFeedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_httpbody_pb2.HttpBody, _abc.Awaitable[_httpbody_pb2.HttpBody]]:
+        """The calendar of a feed URL as RFC 5545 text, for calendar clients. Needs
+        no token: the feed's secret is the credential. With `if_none_match`
+        equal to the feed's current entity tag the body is empty and the
+        gateway answers 304 Not Modified (the response metadata carries
+        `etag` and, then, `x-http-code: 304`).
         """
 
 def add_CalendarServiceServicer_to_server(servicer: CalendarServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

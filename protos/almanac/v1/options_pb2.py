@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61lmanac/v1/options.proto\x12\nalmanac.v1\x1a google/protobuf/descriptor.proto\"\x1b\n\nMethodAuth\x12\r\n\x05scope\x18\x01 \x01(\t:M\n\x0bmethod_auth\x12\x1e.google.protobuf.MethodOptions\x18\x8c\x8c\x03 \x01(\x0b\x32\x16.almanac.v1.MethodAuthB8\n\x0e\x64\x65v.almanac.v1P\x01Z$almanac.dev/gen/almanac/v1;almanacv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61lmanac/v1/options.proto\x12\nalmanac.v1\x1a google/protobuf/descriptor.proto\"+\n\nMethodAuth\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x0e\n\x06public\x18\x02 \x01(\x08:M\n\x0bmethod_auth\x12\x1e.google.protobuf.MethodOptions\x18\x8c\x8c\x03 \x01(\x0b\x32\x16.almanac.v1.MethodAuthB8\n\x0e\x64\x65v.almanac.v1P\x01Z$almanac.dev/gen/almanac/v1;almanacv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.almanac.v1P\001Z$almanac.dev/gen/almanac/v1;almanacv1'
   _globals['_METHODAUTH']._serialized_start=74
-  _globals['_METHODAUTH']._serialized_end=101
+  _globals['_METHODAUTH']._serialized_end=117
 # @@protoc_insertion_point(module_scope)

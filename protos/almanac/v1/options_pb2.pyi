@@ -27,19 +27,25 @@ class MethodAuth(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SCOPE_FIELD_NUMBER: _builtins.int
+    PUBLIC_FIELD_NUMBER: _builtins.int
     scope: _builtins.str
     """The scope a bearer token must hold, for example `calendars:read`.
     A `write` scope implies `read` of the same area, `admin` implies both,
     and the global `admin` scope implies every scope. Empty: any valid token.
     """
+    public: _builtins.bool
+    """No token at all: the RPC is reached by a secret in the request itself
+    (a calendar feed's token). `scope` is ignored then.
+    """
     def __init__(
         self,
         *,
         scope: _builtins.str = ...,
+        public: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["public", b"public", "scope", b"scope"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

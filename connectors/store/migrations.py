@@ -245,6 +245,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "the last write-through of each remote account",
+        (
+            # A pull that began before a write-through went upstream may hold
+            # the upstream's state from before it: it is not applied but
+            # redone (connectors/sync/worker.py).
+            "ALTER TABLE sync_state ADD COLUMN last_write_us {BIGINT} NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 _CREATE_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -22,7 +22,9 @@ __all__ = [
     "MIRROR_TABLES",
     "LeaseLost",
     "MirrorCalendar",
+    "PullRaced",
     "acquire_lease",
+    "check_fresh",
     "drop_mirror_calendar",
     "due_accounts",
     "enroll_remote_accounts",
@@ -32,6 +34,7 @@ __all__ = [
     "item_etags",
     "mirror_calendars",
     "mirrored_uids",
+    "note_write",
     "record_failure",
     "record_success",
     "release_lease",
@@ -50,6 +53,29 @@ MIRROR_TABLES = ("sync_state", "mirror_calendars", "mirror_items")
 
 class LeaseLost(ConnectorError):
     """Another worker holds the account now; drop what was pulled."""
+
+
+class PullRaced(ConnectorError):
+    """A write-through went upstream while this pull ran: pull again."""
+
+
+async def note_write(tx: Transaction, account: str) -> None:
+    """Inside a write-through's transaction: pulls begun before now are stale."""
+    await tx.execute(
+        "UPDATE sync_state SET last_write_us = ? WHERE account_id = ?", now_us(), account
+    )
+
+
+async def check_fresh(tx: Transaction, account: str, pull_started_us: int) -> None:
+    """Raise PullRaced if a write-through committed after the pull began.
+
+    Such a pull may hold the upstream as it was before the write (a deleted
+    event still there), and applying it would undo the write in the mirror.
+    Run inside the apply's transaction, so a write cannot slip in between.
+    """
+    row = await tx.fetchone("SELECT last_write_us FROM sync_state WHERE account_id = ?", account)
+    if row is not None and int(row["last_write_us"]) >= pull_started_us:
+        raise PullRaced(f"accounts/{account} was written while it was pulled")
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ class WriteThrough:
     ) -> None:
         backend = await self._backend_for(account)
         remote = await self._call(backend.create_calendar(calendar))
+        await ledger.note_write(tx, account)
         await ledger.set_mirror_calendar(
             tx, account, ledger.MirrorCalendar(calendar_id, remote.remote_id, remote.etag, "")
         )
@@ -71,6 +72,7 @@ class WriteThrough:
         remote = await self._call(
             backend.update_calendar(mapped.remote_id, calendar, mapped.remote_etag)
         )
+        await ledger.note_write(tx, account)
         await ledger.set_mirror_calendar(
             tx,
             account,
@@ -81,6 +83,7 @@ class WriteThrough:
         backend = await self._backend_for(account)
         mapped = await remote_calendar(tx, backend, account, calendar_id)
         await self._call(backend.delete_calendar(mapped.remote_id, mapped.remote_etag))
+        await ledger.note_write(tx, account)
         await ledger.drop_mirror_calendar(tx, account, calendar_id)
 
     async def series_changed(
@@ -111,6 +114,9 @@ class WriteThrough:
                 backend.put_item(mapped.remote_id, item, known[0] if known else None)
             )
             await ledger.set_item(tx, account, calendar_id, uid, etag)
+        # After the upstream took the writes: a pull begun before this may
+        # hold the state from before them (connectors.sync.ledger.check_fresh).
+        await ledger.note_write(tx, account)
 
 
 async def remote_calendar(

@@ -100,6 +100,9 @@ class SyncWorker:
             _log.debug("%s synced accounts/%s", owner, account)
         except ledger.LeaseLost:
             _log.warning("sync of accounts/%s: lease lost, dropping the pull", account)
+        except ledger.PullRaced:
+            # Not a failure: the pull is redone at once, after the write.
+            await ledger.request_sync(self.store, account)
         except ConnectorError as exc:
             failures = await ledger.failures(self.store, account)
             retry = min(opts.max_backoff, opts.interval, 2.0**failures) * random.uniform(1, 1.25)
@@ -114,6 +117,7 @@ class SyncWorker:
         upstream = await backend.list_calendars()
         async with self.store.transaction() as tx:
             await ledger.renew_lease(tx, account, self.owner, self.options.lease)
+            await ledger.check_fresh(tx, account, started)
             await sync_calendars(tx, self.store.dialect, account, upstream)
         for mapped in await ledger.mirror_calendars(self.store, account):
             try:
@@ -135,6 +139,7 @@ class SyncWorker:
             seen.update(i.uid for i in batch.items)
             async with self.store.transaction() as tx:
                 await ledger.renew_lease(tx, account, self.owner, self.options.lease)
+                await ledger.check_fresh(tx, account, started)
                 await apply_batch(
                     tx, self.store.dialect, account, mapped.calendar_id, batch, started
                 )

@@ -247,3 +247,31 @@ def test_capability_missing_is_unimplemented(suite: MirrorSuite) -> None:
     assert failure.reason == "CAPABILITY_NOT_SUPPORTED"
     assert failure.error_info.metadata["capability"] == "CAPABILITY_EVENT_WRITE"
     assert _events(suite, account) == []
+
+
+def test_a_pull_older_than_a_write_never_undoes_it(suite: MirrorSuite) -> None:
+    """A pull whose answer was made before a delete went upstream (it still
+    holds the event, written by Almanac itself a moment earlier) must not bring
+    the deleted event back: it is redone instead."""
+    account = suite.remote_account()
+    user = account.name.split("/")[1]
+    suite.upstream.slow_ops["changes"] = 1.0
+    try:
+        made = suite.almanac.events().CreateEvent(
+            ev_pb.CreateEventRequest(
+                parent=f"{account.name}/calendars/primary",
+                event=ev_pb.Event(display_name="Doomed", start=at(utc(2026, 11, 5, 9))),
+            )
+        )
+        suite.almanac.accounts().SyncAccount(acc_pb.SyncAccountRequest(name=account.name))
+        time.sleep(0.4)  # a pull's answer, with the event in it, is on its way
+        suite.almanac.events().DeleteEvent(ev_pb.DeleteEventRequest(name=made.name))
+        assert made.ical_uid not in suite.upstream.items(user, "cal0")
+        deadline = time.monotonic() + 2.0  # the stale answers arrive meanwhile
+        while time.monotonic() < deadline:
+            assert _titles(suite, account) == {}, "a stale pull brought it back"
+            time.sleep(0.03)
+    finally:
+        suite.upstream.slow_ops.clear()
+    suite.sync_now(user)
+    assert _titles(suite, account) == {}

@@ -50,6 +50,7 @@ class ReferenceServer:
         self._users: dict[str, dict[str, _Calendar]] = {}
         self._faults: list[_Fault] = []
         self.latency = 0.0
+        self.slow_ops: dict[str, float] = {}  # answers of these operations arrive late
         self.page_size = 500
         # (user, op, token asked with, status, start, end) of every request
         self.requests: list[tuple[str, str, str, int, float, float]] = []
@@ -257,6 +258,8 @@ def _handler(server: ReferenceServer) -> type[BaseHTTPRequestHandler]:
                 status, payload, extra = server.handle(
                     self.command, user, parts, query, self.headers, body
                 )
+                # A slow answer on the way back: what it says may be stale on arrival.
+                time.sleep(server.slow_ops.get(op, 0.0))
             finally:
                 with server._lock:
                     server.in_flight[user] -= 1

@@ -28,9 +28,10 @@ _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 5  # tries of one request while it is rate limited
+    # Four tries wait at most 0.25 + 0.5 + 1 s: inside a write-through's upstream timeout.
+    attempts: int = 4  # tries of one request while it is rate limited
     base: float = 0.25  # seconds before the first retry, doubled each time
-    cap: float = 8.0  # no single wait longer than this
+    cap: float = 4.0  # no single wait longer than this
 
     def delay(self, attempt: int) -> float:
         # "Full jitter": spread retries of many clients over the whole window.

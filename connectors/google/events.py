@@ -1,10 +1,12 @@
 """Google Calendar ``Event`` resources <-> ``almanac.v1.Event``, both ways.
 
-Every mapped field is listed in the connector's note (README); the whole
-resource Google sent is also kept in ``raw`` as ``{"object": ...}``, so what
-Almanac has no field for (``conferenceData``, ``hangoutLink``, guest
-permissions, ``eventType``, ...) is readable with ``include_raw`` and is sent
-back unchanged on the next write of the event.
+Every mapped field is listed in the connector's note (README). What Almanac
+has no field for (``id``, ``conferenceData``, ``hangoutLink``, guest
+permissions, ``eventType``, EXRULE lines, ...) is kept in ``raw`` as
+``{"object": ...}``: readable with ``include_raw``, and the writable part is
+sent back unchanged on the next write of the event. Mapped and volatile
+fields (``etag``, ``updated``, ``sequence``) stay out of ``raw``, so a
+change's ``changed_fields`` names only what really changed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ _PASSTHROUGH = (
     "anyoneCanAddSelf", "source", "eventType", "focusTimeProperties",
     "outOfOfficeProperties", "workingLocationProperties", "gadget",
 )  # fmt: skip
+# Held in Almanac's own fields (or volatile): not repeated in `raw`.
+_MAPPED = frozenset({
+    "kind", "etag", "updated", "created", "sequence", "summary", "description", "location",
+    "start", "end", "originalStartTime", "recurringEventId", "iCalUID", "visibility",
+    "transparency", "status", "colorId", "organizer", "creator", "attendees", "reminders",
+    "recurrence", "extendedProperties", "attachments",
+})  # fmt: skip
 
 
 def from_google(resource: dict[str, Any]) -> ev_pb.Event:
@@ -87,8 +96,12 @@ def from_google(resource: dict[str, Any]) -> ev_pb.Event:
         if name in resource:
             moment = datetime.fromisoformat(resource[name].replace("Z", "+00:00"))
             getattr(event, field).FromDatetime(moment)
+    rest = {k: v for k, v in resource.items() if k not in _MAPPED}
+    unparsed = parse_recurrence(resource.get("recurrence", []))[1]
+    if unparsed:
+        rest["recurrence"] = unparsed
     raw = struct_pb2.Struct()
-    raw.update({"object": resource})
+    raw.update({"object": rest})
     event.raw.CopyFrom(raw)
     return event
 

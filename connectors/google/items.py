@@ -15,6 +15,7 @@ in each event's ``raw.object``.
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -183,4 +184,23 @@ def _by_id(event: dict[str, Any]) -> str:
 
 def _item(uid: str, events: list[dict[str, Any]]) -> RemoteItem:
     ids = [(str(e["id"]), str(e.get("etag", ""))) for e in events]
-    return RemoteItem(uid, encode_etag(ids), [from_google(e) for e in events])
+    mapped = [from_google(e) for e in events]
+    for event in mapped[1:]:
+        if not event.HasField("start"):
+            _timed_like_master(event, mapped[0])
+    return RemoteItem(uid, encode_etag(ids), mapped)
+
+
+def _timed_like_master(exception: ev_pb.Event, master: ev_pb.Event) -> None:
+    """A cancelled instance comes with only its original start (B2): give it
+    the master's length there, as every event has a start and an end."""
+    exception.start.CopyFrom(exception.original_start)
+    exception.end.CopyFrom(exception.original_start)
+    if exception.start.WhichOneof("value") == "date_time" and master.start.HasField("date_time"):
+        length = master.end.date_time.ToNanoseconds() - master.start.date_time.ToNanoseconds()
+        exception.end.date_time.FromNanoseconds(exception.start.date_time.ToNanoseconds() + length)
+    elif exception.start.WhichOneof("value") == "date":
+        day = date(exception.start.date.year, exception.start.date.month,
+                   exception.start.date.day) + timedelta(days=1)  # fmt: skip
+        exception.end.date.year, exception.end.date.month, exception.end.date.day = (
+            day.year, day.month, day.day)  # fmt: skip

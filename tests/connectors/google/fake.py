@@ -80,9 +80,7 @@ class FakeGoogle:
         with self.lock:
             email = f"{user}@example.com"
             self.users[user] = {email: Calendar(email, email, email, time_zone, primary=True)}
-            token = "1//" + uuid.uuid4().hex
-            self.refresh_tokens[token] = (user, "client-" + user, "secret")
-            return token
+        return self.add_refresh_token(user)
 
     def add_calendar(self, user: str, summary: str, role: str = "owner") -> str:
         with self.lock:
@@ -93,6 +91,13 @@ class FakeGoogle:
     def calendar(self, user: str, cid: str = "") -> Calendar:
         cals = self.users[user]
         return cals[cid] if cid else next(c for c in cals.values() if c.primary)
+
+    def add_refresh_token(self, user: str) -> str:
+        """A new consent of ``user``."""
+        with self.lock:
+            token = "1//" + uuid.uuid4().hex
+            self.refresh_tokens[token] = (user, "client-" + user, "secret")
+            return token
 
     def revoke(self, user: str) -> None:
         with self.lock:
@@ -152,30 +157,29 @@ class FakeGoogle:
 
     def _api(self, method: schema.Method, params: dict[str, str], query: dict[str, list[str]],
              headers: Any, body: Any) -> tuple[int, Any]:  # fmt: skip
-        if True:
-            problems = method.check_query(query)
-            if "request" in method.spec:
-                problems += schema.validate(body, method.spec["request"], f"{method.name} request")
-            if problems:
-                self.violations.extend(problems)
-                return 400, ApiError(400, "invalid", "; ".join(problems)).body()
-            user = self._user(headers.get("Authorization", ""))
-            if user is None:
-                return 401, ApiError(401, "authError", "Invalid Credentials").body()
-            fault = self._fault(method.name)
-            if fault is not None:
-                return fault.status, ApiError(fault.status, fault.reason, "fault", fault.domain).body()
-            args = {k: unquote(v) for k, v in params.items()}
-            q = {k: v[0] for k, v in query.items()}
-            try:
-                status, reply = self.events.serve(method.name, user, args, q, headers, body)
-            except ApiError as exc:
-                return exc.code, exc.body()
-            if "response" in method.spec and reply is not None:
-                self.violations.extend(
-                    schema.validate(reply, method.spec["response"], f"{method.name} response")
-                )
-            return status, reply
+        problems = method.check_query(query)
+        if "request" in method.spec:
+            problems += schema.validate(body, method.spec["request"], f"{method.name} request")
+        if problems:
+            self.violations.extend(problems)
+            return 400, ApiError(400, "invalid", "; ".join(problems)).body()
+        user = self._user(headers.get("Authorization", ""))
+        if user is None:
+            return 401, ApiError(401, "authError", "Invalid Credentials").body()
+        fault = self._fault(method.name)
+        if fault is not None:
+            return fault.status, ApiError(fault.status, fault.reason, "fault", fault.domain).body()
+        args = {k: unquote(v) for k, v in params.items()}
+        q = {k: v[0] for k, v in query.items()}
+        try:
+            status, reply = self.events.serve(method.name, user, args, q, headers, body)
+        except ApiError as exc:
+            return exc.code, exc.body()
+        if "response" in method.spec and reply is not None:
+            self.violations.extend(
+                schema.validate(reply, method.spec["response"], f"{method.name} response")
+            )
+        return status, reply
 
     def _user(self, authorization: str) -> str | None:
         token = authorization.removeprefix("Bearer ")

@@ -11,6 +11,7 @@ from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import event_service_pb2 as ev_pb
 
 from tests.connectors.support import MirrorSuite
+from tests.services.events.support import at, utc
 
 from .fake import FakeGoogle
 
@@ -83,6 +84,7 @@ class GoogleSuite:
         reply = self.almanac.events().ListEvents(
             ev_pb.ListEventsRequest(
                 parent=f"{account.name}/calendars/primary", expansion=ev_pb.EXPANSION_MASTERS,
+                start_time=at(utc(2026, 10, 1)).date_time, end_time=at(utc(2026, 12, 31)).date_time,
                 page_size=1000,
             )
         )  # fmt: skip

@@ -110,7 +110,7 @@ def _times(values: str, params: dict[str, str]) -> list[EventTime]:
             continue
         moment = datetime.strptime(raw.rstrip("Z"), "%Y%m%dT%H%M%S")
         zone = "UTC" if raw.endswith("Z") else params.get("TZID", "UTC")
-        value = EventTime(time_zone="" if raw.endswith("Z") else zone)
+        value = EventTime()  # the instant is what matches an original start
         value.date_time.FromDatetime(moment.replace(tzinfo=_zone(zone)).astimezone(UTC))
         out.append(value)
     return out

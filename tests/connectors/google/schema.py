@@ -38,7 +38,8 @@ class Method:
 
     def check_query(self, query: dict[str, list[str]]) -> list[str]:
         errors = []
-        params = self.spec.get("parameters", {})
+        # The document's own global parameters (alt, fields, prettyPrint, ...) apply too.
+        params = {**DOCUMENT.get("parameters", {}), **self.spec.get("parameters", {})}
         for key, values in query.items():
             spec = params.get(key)
             if spec is None or spec.get("location") != "query":

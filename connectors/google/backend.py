@@ -26,9 +26,12 @@ class GoogleBackend(RemoteBackend):
         settings = account.settings.google
         self._client = httpx.AsyncClient(timeout=30.0)
         self.tokens = TokenSource(
-            self._client, settings.token_url or DEFAULT_TOKEN_URL, settings.client_id,
-            settings.client_secret, settings.refresh_token,
-        )  # fmt: skip
+            self._client,
+            settings.token_url or DEFAULT_TOKEN_URL,
+            settings.client_id,
+            settings.client_secret,
+            settings.refresh_token,
+        )
         api = Api(self._client, settings.api_base_url or DEFAULT_API, self.tokens)
         self._calendars = CalendarApi(api)
         self._events = EventApi(api)

@@ -55,8 +55,9 @@ class CalendarApi:
 
     async def update(self, remote_id: str, calendar: cal_pb.Calendar) -> RemoteCalendar:
         self._require_owner(remote_id)
-        await self._api.call("PATCH", f"calendars/{quote(remote_id, safe='')}",
-                             body=_calendar_body(calendar))  # fmt: skip
+        await self._api.call(
+            "PATCH", f"calendars/{quote(remote_id, safe='')}", body=_calendar_body(calendar)
+        )
         return await self._entry(remote_id, calendar)
 
     async def delete(self, remote_id: str) -> None:
@@ -79,9 +80,11 @@ class CalendarApi:
         path = f"users/me/calendarList/{quote(remote_id, safe='')}"
         if calendar.color:
             entry = await self._api.call(
-                "PATCH", path, params={"colorRgbFormat": "true"},
+                "PATCH",
+                path,
+                params={"colorRgbFormat": "true"},
                 body={"backgroundColor": calendar.color, "foregroundColor": "#000000"},
-            )  # fmt: skip
+            )
         else:
             entry = await self._api.call("GET", path)
         return _remote(entry)

@@ -11,6 +11,7 @@ change's ``changed_fields`` names only what really changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +25,18 @@ __all__ = ["COLORS", "from_google", "to_google"]
 
 # Google's fixed event palette (colors.get "event"): colorId -> background.
 COLORS = {
-    "1": "#a4bdfc", "2": "#7ae7bf", "3": "#dbadff", "4": "#ff887c", "5": "#fbd75b",
-    "6": "#ffb878", "7": "#46d6db", "8": "#e1e1e1", "9": "#5484ed", "10": "#51b749",
+    "1": "#a4bdfc",
+    "2": "#7ae7bf",
+    "3": "#dbadff",
+    "4": "#ff887c",
+    "5": "#fbd75b",
+    "6": "#ffb878",
+    "7": "#46d6db",
+    "8": "#e1e1e1",
+    "9": "#5484ed",
+    "10": "#51b749",
     "11": "#dc2127",
-}  # fmt: skip
+}
 _RESPONSES = {
     "needsAction": ev_pb.RESPONSE_STATUS_PENDING,
     "accepted": ev_pb.RESPONSE_STATUS_ACCEPTED,
@@ -48,17 +57,47 @@ _STATUS = {
 _METHODS = {"popup": common_pb2.REMINDER_METHOD_POPUP, "email": common_pb2.REMINDER_METHOD_EMAIL}
 # Writable fields Almanac has no place for: sent back as Google gave them.
 _PASSTHROUGH = (
-    "conferenceData", "guestsCanInviteOthers", "guestsCanModify", "guestsCanSeeOtherGuests",
-    "anyoneCanAddSelf", "source", "eventType", "focusTimeProperties",
-    "outOfOfficeProperties", "workingLocationProperties", "gadget",
-)  # fmt: skip
+    "conferenceData",
+    "guestsCanInviteOthers",
+    "guestsCanModify",
+    "guestsCanSeeOtherGuests",
+    "anyoneCanAddSelf",
+    "source",
+    "eventType",
+    "focusTimeProperties",
+    "outOfOfficeProperties",
+    "workingLocationProperties",
+    "gadget",
+)
 # Held in Almanac's own fields (or volatile): not repeated in `raw`.
-_MAPPED = frozenset({
-    "kind", "etag", "updated", "created", "sequence", "summary", "description", "location",
-    "start", "end", "originalStartTime", "recurringEventId", "iCalUID", "visibility",
-    "transparency", "status", "colorId", "organizer", "creator", "attendees", "reminders",
-    "recurrence", "extendedProperties", "attachments",
-})  # fmt: skip
+_MAPPED = frozenset(
+    {
+        "kind",
+        "etag",
+        "updated",
+        "created",
+        "sequence",
+        "summary",
+        "description",
+        "location",
+        "start",
+        "end",
+        "originalStartTime",
+        "recurringEventId",
+        "iCalUID",
+        "visibility",
+        "transparency",
+        "status",
+        "colorId",
+        "organizer",
+        "creator",
+        "attendees",
+        "reminders",
+        "recurrence",
+        "extendedProperties",
+        "attachments",
+    }
+)
 
 
 def from_google(resource: dict[str, Any]) -> ev_pb.Event:
@@ -89,9 +128,12 @@ def from_google(resource: dict[str, Any]) -> ev_pb.Event:
         for key, value in sorted(resource.get("extendedProperties", {}).get(scope, {}).items()):
             event.custom_properties.add(key=key, value=value, private=scope == "private")
     for attachment in resource.get("attachments", []):
-        event.attachments.add(id=attachment.get("fileId", ""), url=attachment["fileUrl"],
-                              display_name=attachment.get("title", ""),
-                              mime_type=attachment.get("mimeType", ""))  # fmt: skip
+        event.attachments.add(
+            id=attachment.get("fileId", ""),
+            url=attachment["fileUrl"],
+            display_name=attachment.get("title", ""),
+            mime_type=attachment.get("mimeType", ""),
+        )
     for name, field in (("created", "create_time"), ("updated", "update_time")):
         if name in resource:
             moment = datetime.fromisoformat(resource[name].replace("Z", "+00:00"))
@@ -111,8 +153,9 @@ def to_google(event: ev_pb.Event, recurring: bool) -> dict[str, Any]:
     zone = event.start.time_zone
     body: dict[str, Any] = {
         "start": to_google_time(event.start, "event.start", recurring),
-        "end": to_google_time(event.end if event.HasField("end") else event.start,
-                              "event.end", recurring),  # fmt: skip
+        "end": to_google_time(
+            event.end if event.HasField("end") else event.start, "event.end", recurring
+        ),
         "summary": event.display_name,
         "description": event.description,
         "location": event.location,
@@ -133,8 +176,9 @@ def to_google(event: ev_pb.Event, recurring: bool) -> dict[str, Any]:
     if event.recurrence.rrules or event.recurrence.rdates or event.recurrence.exdates:
         body["recurrence"] = recurrence_lines(event.recurrence, zone)
     if event.HasField("original_start"):
-        body["originalStartTime"] = to_google_time(event.original_start, "event.original_start",
-                                                   recurring)  # fmt: skip
+        body["originalStartTime"] = to_google_time(
+            event.original_start, "event.original_start", recurring
+        )
     raw = json_format.MessageToDict(event.raw).get("object", {}) if event.HasField("raw") else {}
     body.update({k: raw[k] for k in _PASSTHROUGH if k in raw})
     return body
@@ -143,7 +187,9 @@ def to_google(event: ev_pb.Event, recurring: bool) -> dict[str, Any]:
 def nearest_color(color: str) -> str:
     """Google holds only its palette: the colorId closest to ``#RRGGBB``."""
     want = _rgb(color)
-    return min(COLORS, key=lambda k: sum((a - b) ** 2 for a, b in zip(_rgb(COLORS[k]), want)))
+    return min(
+        COLORS, key=lambda k: sum((a - b) ** 2 for a, b in zip(_rgb(COLORS[k]), want, strict=False))
+    )
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -154,13 +200,16 @@ def _rgb(color: str) -> tuple[int, int, int]:
         return (0, 0, 0)
 
 
-def _key(table: dict[str, int], value: int) -> str:
+def _key(table: Mapping[str, int], value: int) -> str:
     return next((k for k, v in table.items() if v == value), "")
 
 
 def _person(value: dict[str, Any]) -> ev_pb.Person:
-    return ev_pb.Person(id=value.get("id", ""), display_name=value.get("displayName", ""),
-                        email=value.get("email", ""))  # fmt: skip
+    return ev_pb.Person(
+        id=value.get("id", ""),
+        display_name=value.get("displayName", ""),
+        email=value.get("email", ""),
+    )
 
 
 def _person_out(person: ev_pb.Person) -> dict[str, Any]:
@@ -175,8 +224,9 @@ def _attendee(value: dict[str, Any]) -> ev_pb.Attendee:
         email=value.get("email", ""),
         display_name=value.get("displayName", ""),
         id=value.get("id", ""),
-        response_status=_RESPONSES.get(value.get("responseStatus", ""),
-                                       ev_pb.RESPONSE_STATUS_PENDING),  # fmt: skip
+        response_status=_RESPONSES.get(
+            value.get("responseStatus", ""), ev_pb.RESPONSE_STATUS_PENDING
+        ),
         required=not value.get("optional", False),
         resource=bool(value.get("resource", False)),
         comment=value.get("comment", ""),
@@ -205,15 +255,18 @@ def _reminders_in(event: ev_pb.Event, value: dict[str, Any] | None) -> None:
         return
     event.use_default_reminders = bool(value.get("useDefault", False))
     for override in value.get("overrides", []):
-        event.reminders.add(minutes=int(override["minutes"]),
-                            method=_METHODS.get(override.get("method", ""),
-                                                common_pb2.REMINDER_METHOD_POPUP))  # fmt: skip
+        event.reminders.add(
+            minutes=int(override["minutes"]),
+            method=_METHODS.get(override.get("method", ""), common_pb2.REMINDER_METHOD_POPUP),
+        )
 
 
 def _reminders_out(event: ev_pb.Event) -> dict[str, Any]:
-    default = event.use_default_reminders if event.HasField("use_default_reminders") else (
-        not event.reminders
-    )  # fmt: skip
+    default = (
+        event.use_default_reminders
+        if event.HasField("use_default_reminders")
+        else (not event.reminders)
+    )
     out: dict[str, Any] = {"useDefault": default}
     if not default:
         out["overrides"] = [

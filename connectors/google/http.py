@@ -39,15 +39,27 @@ class RetryPolicy:
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, base_url: str, tokens: TokenSource,
-                 retry: RetryPolicy | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        tokens: TokenSource,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self._client = client
         self._base = base_url.rstrip("/") + "/calendar/v3/"
         self._tokens = tokens
         self._retry = retry or RetryPolicy()
 
-    async def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                   body: Any = None, etag: str | None = None) -> Any:  # fmt: skip
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        etag: str | None = None,
+    ) -> Any:
         """One API call; the decoded JSON reply (None for 204)."""
         refreshed = False
         attempt = 0
@@ -69,8 +81,14 @@ class Api:
                 return reply.json() if reply.content else None
             raise mapped(reply)
 
-    async def _send(self, method: str, path: str, params: dict[str, Any] | None, body: Any,
-                    headers: dict[str, str]) -> httpx.Response:  # fmt: skip
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: Any,
+        headers: dict[str, str],
+    ) -> httpx.Response:
         try:
             return await self._client.request(
                 method, self._base + path, params=params, json=body, headers=headers
@@ -78,8 +96,9 @@ class Api:
         except httpx.HTTPError as exc:
             raise errors.Unavailable(
                 f"Google Calendar did not answer: {type(exc).__name__}",
-                reason="UPSTREAM_UNAVAILABLE", retry_after=1.0,
-            ) from exc  # fmt: skip
+                reason="UPSTREAM_UNAVAILABLE",
+                retry_after=1.0,
+            ) from exc
 
 
 def _reasons(reply: httpx.Response) -> set[str]:
@@ -111,8 +130,9 @@ def mapped(reply: httpx.Response) -> errors.ConnectorError:
     status, reasons = reply.status_code, _reasons(reply)
     text = f"Google Calendar answered {status} ({', '.join(sorted(reasons - {''})) or 'no reason'})"
     if _rate_limited(reply):
-        return errors.RateLimited(text, retry_after=_retry_after(reply) or 30.0,
-                                  reason="UPSTREAM_RATE_LIMITED")  # fmt: skip
+        return errors.RateLimited(
+            text, retry_after=_retry_after(reply) or 30.0, reason="UPSTREAM_RATE_LIMITED"
+        )
     if status == 401:
         return errors.Unauthenticated(text, reason="UPSTREAM_CREDENTIALS_REJECTED")
     if status == 403 and reasons & {"dailyLimitExceeded", "quotaExceeded"}:
@@ -132,5 +152,6 @@ def mapped(reply: httpx.Response) -> errors.ConnectorError:
         return errors.EtagMismatch(text, reason="UPSTREAM_ETAG_MISMATCH")
     if status == 400:
         return errors.InvalidArgument(violations=[("", text)], reason="UPSTREAM_BAD_REQUEST")
-    return errors.Unavailable(text, retry_after=_retry_after(reply) or 5.0,
-                              reason="UPSTREAM_UNAVAILABLE")  # fmt: skip
+    return errors.Unavailable(
+        text, retry_after=_retry_after(reply) or 5.0, reason="UPSTREAM_UNAVAILABLE"
+    )

@@ -72,12 +72,16 @@ class EventApi:
         if got.get("nextPageToken"):
             return ChangeBatch(items, deleted, "page:" + got["nextPageToken"], more=True)
         if not got.get("nextSyncToken"):
-            raise errors.Unavailable("Google ended a listing without a sync token",
-                                     reason="UPSTREAM_UNAVAILABLE", retry_after=5.0)  # fmt: skip
+            raise errors.Unavailable(
+                "Google ended a listing without a sync token",
+                reason="UPSTREAM_UNAVAILABLE",
+                retry_after=5.0,
+            )
         return ChangeBatch(items, deleted, "sync:" + got["nextSyncToken"])
 
-    async def _group(self, calendar: str, page: list[dict[str, Any]]
-                     ) -> tuple[list[RemoteItem], list[str]]:  # fmt: skip
+    async def _group(
+        self, calendar: str, page: list[dict[str, Any]]
+    ) -> tuple[list[RemoteItem], list[str]]:
         singles: dict[str, dict[str, Any]] = {}
         series: set[str] = set()
         deleted: set[str] = set()
@@ -145,22 +149,34 @@ class EventApi:
         body = to_google(master, recurring)
         body["iCalUID"] = item.uid
         if etag is None:
-            made = await self._api.call("POST", self._path(calendar), params=_WRITE_PARAMS,
-                                        body=body)  # fmt: skip
+            made = await self._api.call(
+                "POST", self._path(calendar), params=_WRITE_PARAMS, body=body
+            )
         elif not ids:
-            raise errors.EtagMismatch("the item's Google ids are unknown; resync",
-                                      reason="UPSTREAM_ETAG_MISMATCH")  # fmt: skip
+            raise errors.EtagMismatch(
+                "the item's Google ids are unknown; resync", reason="UPSTREAM_ETAG_MISMATCH"
+            )
         else:
-            made = await self._api.call("PUT", self._path(calendar, ids[0][0]),
-                                        params=_WRITE_PARAMS, body=body, etag=ids[0][1])  # fmt: skip
+            made = await self._api.call(
+                "PUT",
+                self._path(calendar, ids[0][0]),
+                params=_WRITE_PARAMS,
+                body=body,
+                etag=ids[0][1],
+            )
         written = [(str(made["id"]), str(made["etag"]))]
         self._uids[made["id"]] = item.uid
         for exception in (e for e in item.events if e.HasField("original_start")):
             event_id = f"{made['id']}_{instance_suffix(exception.original_start)}"
             body = to_google(exception, True)
             body["iCalUID"] = item.uid
-            got = await self._api.call("PUT", self._path(calendar, event_id), params=_WRITE_PARAMS,
-                                       body=body, etag=known.get(event_id))  # fmt: skip
+            got = await self._api.call(
+                "PUT",
+                self._path(calendar, event_id),
+                params=_WRITE_PARAMS,
+                body=body,
+                etag=known.get(event_id),
+            )
             written.append((str(got["id"]), str(got["etag"])))
         return encode_etag(written)
 
@@ -200,7 +216,11 @@ def _timed_like_master(exception: ev_pb.Event, master: ev_pb.Event) -> None:
         length = master.end.date_time.ToNanoseconds() - master.start.date_time.ToNanoseconds()
         exception.end.date_time.FromNanoseconds(exception.start.date_time.ToNanoseconds() + length)
     elif exception.start.WhichOneof("value") == "date":
-        day = date(exception.start.date.year, exception.start.date.month,
-                   exception.start.date.day) + timedelta(days=1)  # fmt: skip
+        day = date(
+            exception.start.date.year, exception.start.date.month, exception.start.date.day
+        ) + timedelta(days=1)
         exception.end.date.year, exception.end.date.month, exception.end.date.day = (
-            day.year, day.month, day.day)  # fmt: skip
+            day.year,
+            day.month,
+            day.day,
+        )

@@ -26,8 +26,14 @@ _EARLY_SECONDS = 60.0
 
 
 class TokenSource:
-    def __init__(self, client: httpx.AsyncClient, token_url: str, client_id: str,
-                 client_secret: str, refresh_token: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+    ) -> None:
         self._client = client
         self._url = token_url
         self._form = {
@@ -60,12 +66,14 @@ class TokenSource:
         except httpx.HTTPError as exc:
             raise errors.Unavailable(
                 f"the OAuth token endpoint did not answer: {type(exc).__name__}",
-                reason="UPSTREAM_UNAVAILABLE", retry_after=1.0,
-            ) from exc  # fmt: skip
+                reason="UPSTREAM_UNAVAILABLE",
+                retry_after=1.0,
+            ) from exc
         body = _json(reply)
-        if reply.status_code == 200 and isinstance(body.get("access_token"), str):
-            self._token = body["access_token"]
-            self._expires = time.monotonic() + float(body.get("expires_in", 3600))
+        token, lifetime = body.get("access_token"), body.get("expires_in", 3600)
+        if reply.status_code == 200 and isinstance(token, str) and isinstance(lifetime, int):
+            self._token = token
+            self._expires = time.monotonic() + float(lifetime)
             self.refreshes += 1
             return
         code = str(body.get("error", ""))
@@ -79,12 +87,16 @@ class TokenSource:
                 "Google rejected the OAuth client id or secret", reason="OAUTH_CLIENT_REJECTED"
             )
         if reply.status_code == 429:
-            raise errors.RateLimited("the OAuth token endpoint throttled us",
-                                     retry_after=5.0, reason="UPSTREAM_RATE_LIMITED")  # fmt: skip
+            raise errors.RateLimited(
+                "the OAuth token endpoint throttled us",
+                retry_after=5.0,
+                reason="UPSTREAM_RATE_LIMITED",
+            )
         raise errors.Unavailable(
             f"the OAuth token endpoint answered {reply.status_code}",
-            reason="UPSTREAM_UNAVAILABLE", retry_after=5.0,
-        )  # fmt: skip
+            reason="UPSTREAM_UNAVAILABLE",
+            retry_after=5.0,
+        )
 
 
 def _json(reply: httpx.Response) -> dict[str, object]:

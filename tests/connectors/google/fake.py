@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import schema
-from .events import EventsApi
+from .methods import EventsApi
 from .state import ApiError, Calendar
 
 __all__ = ["FakeGoogle"]
@@ -109,20 +109,30 @@ class FakeGoogle:
         with self.lock:
             self.access.clear()
 
-    def fail(self, status: int, reason: str, count: int = 1, domain: str = "usageLimits",
-             methods: set[str] | None = None) -> None:  # fmt: skip
+    def fail(
+        self,
+        status: int,
+        reason: str,
+        count: int = 1,
+        domain: str = "usageLimits",
+        methods: set[str] | None = None,
+    ) -> None:
         """The next ``count`` API calls (of ``methods``, default any) fail so."""
         with self.lock:
             self._faults.append(_Fault(status, reason, count, domain, methods or set()))
 
-    def as_user(self, user: str, http: str, path: str, body: Any = None,
-                **query: str) -> Any:  # fmt: skip
+    def as_user(self, user: str, http: str, path: str, body: Any = None, **query: str) -> Any:
         """Another client of ``user``'s calendars, through the same validated API."""
         with self.lock:
             token = "ya29.test-" + uuid.uuid4().hex
             self.access[token] = (user, time.monotonic() + 60)
-        status, reply = self.api(http, path, {k: [v] for k, v in query.items()},
-                                 {"Authorization": f"Bearer {token}"}, body)  # fmt: skip
+        status, reply = self.api(
+            http,
+            path,
+            {k: [v] for k, v in query.items()},
+            {"Authorization": f"Bearer {token}"},
+            body,
+        )
         assert status < 300, reply
         return reply
 
@@ -134,17 +144,25 @@ class FakeGoogle:
                 return 400, {"error": "unsupported_grant_type"}
             found = self.refresh_tokens.get(form.get("refresh_token", ""))
             if found is None:
-                return 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+                return 400, {
+                    "error": "invalid_grant",
+                    "error_description": "Token has been expired or revoked.",
+                }
             if (found[1], found[2]) != (form.get("client_id"), form.get("client_secret")):
                 return 401, {"error": "invalid_client", "error_description": "Unauthorized"}
             self.token_grants += 1
             token = "ya29." + uuid.uuid4().hex
             self.access[token] = (found[0], time.monotonic() + self.token_lifetime)
-            return 200, {"access_token": token, "expires_in": self.token_lifetime,
-                         "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/calendar"}  # fmt: skip
+            return 200, {
+                "access_token": token,
+                "expires_in": self.token_lifetime,
+                "token_type": "Bearer",
+                "scope": "https://www.googleapis.com/auth/calendar",
+            }
 
-    def api(self, http: str, path: str, query: dict[str, list[str]], headers: Any,
-            body: Any) -> tuple[int, Any]:  # fmt: skip
+    def api(
+        self, http: str, path: str, query: dict[str, list[str]], headers: Any, body: Any
+    ) -> tuple[int, Any]:
         found = schema.find_method(http, path)
         if found is None:
             return 404, ApiError(404, "notFound", f"no method {http} {path}").body()
@@ -155,8 +173,14 @@ class FakeGoogle:
             self.answers[method.name, status] += 1
             return status, reply
 
-    def _api(self, method: schema.Method, params: dict[str, str], query: dict[str, list[str]],
-             headers: Any, body: Any) -> tuple[int, Any]:  # fmt: skip
+    def _api(
+        self,
+        method: schema.Method,
+        params: dict[str, str],
+        query: dict[str, list[str]],
+        headers: Any,
+        body: Any,
+    ) -> tuple[int, Any]:
         problems = method.check_query(query)
         if "request" in method.spec:
             problems += schema.validate(body, method.spec["request"], f"{method.name} request")
@@ -220,8 +244,9 @@ def _handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
                 self._reply(400, ApiError(400, "parseError", "Parse Error").body())
                 return
             query = parse_qs(parts.query, keep_blank_values=True)
-            self._reply(*fake.api(self.command, parts.path[len(_PREFIX):], query,
-                                  self.headers, body))  # fmt: skip
+            self._reply(
+                *fake.api(self.command, parts.path[len(_PREFIX) :], query, self.headers, body)
+            )
 
         def _reply(self, status: int, payload: Any) -> None:
             data = b"" if payload is None else json.dumps(payload).encode()

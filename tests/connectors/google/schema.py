@@ -110,7 +110,9 @@ def validate(value: Any, schema: dict[str, Any], where: str) -> list[str]:
     if kind == "array":
         if not isinstance(value, list):
             return [f"{where}: expected an array"]
-        return [e for i, v in enumerate(value) for e in validate(v, schema["items"], f"{where}[{i}]")]
+        return [
+            e for i, v in enumerate(value) for e in validate(v, schema["items"], f"{where}[{i}]")
+        ]
     return _scalar(value, schema, where)
 
 
@@ -145,4 +147,3 @@ def _parses(parse: Any, value: str) -> bool:
     except ValueError:
         return False
     return True
-

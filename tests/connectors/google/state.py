@@ -41,9 +41,13 @@ class ApiError(Exception):
         self.code, self.reason, self.message, self.domain = code, reason, message, domain
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"errors": [{"domain": self.domain, "reason": self.reason,
-                                      "message": self.message}],
-                          "code": self.code, "message": self.message}}  # fmt: skip
+        return {
+            "error": {
+                "errors": [{"domain": self.domain, "reason": self.reason, "message": self.message}],
+                "code": self.code,
+                "message": self.message,
+            }
+        }
 
 
 @dataclass
@@ -65,19 +69,30 @@ class Calendar:
     epoch: int = 1
 
     def resource(self) -> dict[str, Any]:
-        out = {"kind": "calendar#calendar", "etag": self.etag, "id": self.id,
-               "summary": self.summary, "timeZone": self.time_zone}  # fmt: skip
+        out = {
+            "kind": "calendar#calendar",
+            "etag": self.etag,
+            "id": self.id,
+            "summary": self.summary,
+            "timeZone": self.time_zone,
+        }
         if self.description:
             out["description"] = self.description
         return out
 
     def entry(self) -> dict[str, Any]:
         out = {
-            "kind": "calendar#calendarListEntry", "etag": self.entry_etag, "id": self.id,
-            "summary": self.summary, "timeZone": self.time_zone, "colorId": "14",
-            "backgroundColor": self.color, "foregroundColor": "#000000",
-            "accessRole": self.role, "defaultReminders": [],
-        }  # fmt: skip
+            "kind": "calendar#calendarListEntry",
+            "etag": self.entry_etag,
+            "id": self.id,
+            "summary": self.summary,
+            "timeZone": self.time_zone,
+            "colorId": "14",
+            "backgroundColor": self.color,
+            "foregroundColor": "#000000",
+            "accessRole": self.role,
+            "defaultReminders": [],
+        }
         if self.description:
             out["description"] = self.description
         if self.primary:
@@ -99,7 +114,9 @@ class Calendar:
     def since(self, token: str) -> int:
         epoch, _, position = token.partition(".")
         if not position.isdigit() or epoch != str(self.epoch):
-            raise ApiError(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.")
+            raise ApiError(
+                410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required."
+            )
         return int(position)
 
     def visible(self, event_id: str, show_deleted: bool) -> bool:

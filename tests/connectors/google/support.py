@@ -21,12 +21,19 @@ __all__ = ["GoogleSuite", "google_event"]
 BACKENDS = "caldav=tests.connectors.reference.backend:ReferenceBackend"
 
 
-def google_event(uid: str, title: str, day: int = 2, hour: int = 9, **fields: Any) -> dict[str, Any]:
+def google_event(
+    uid: str, title: str, day: int = 2, hour: int = 9, **fields: Any
+) -> dict[str, Any]:
     """An event as another Google client would insert it."""
     start = f"2026-11-{day:02d}T{hour:02d}:00:00Z"
     end = f"2026-11-{day:02d}T{hour + 1:02d}:00:00Z"
-    return {"iCalUID": uid, "summary": title, "start": {"dateTime": start},
-            "end": {"dateTime": end}, **fields}  # fmt: skip
+    return {
+        "iCalUID": uid,
+        "summary": title,
+        "start": {"dateTime": start},
+        "end": {"dateTime": end},
+        **fields,
+    }
 
 
 class GoogleSuite:
@@ -49,24 +56,30 @@ class GoogleSuite:
         user = "g" + uuid.uuid4().hex[:10]
         refresh = self.fake.add_user(user, time_zone)
         settings = acc_pb.GoogleSettings(
-            client_id="client-" + user, client_secret="secret", refresh_token=refresh,
-            api_base_url=self.fake.url, token_url=self.fake.token_url,
-        )  # fmt: skip
+            client_id="client-" + user,
+            client_secret="secret",
+            refresh_token=refresh,
+            api_base_url=self.fake.url,
+            token_url=self.fake.token_url,
+        )
         account = self.almanac.accounts().CreateAccount(
             acc_pb.CreateAccountRequest(
                 account=acc_pb.Account(
-                    connector=acc_pb.CONNECTOR_TYPE_GOOGLE, display_name=user,
+                    connector=acc_pb.CONNECTOR_TYPE_GOOGLE,
+                    display_name=user,
                     settings=acc_pb.ConnectorSettings(google=settings),
                 ),
                 account_id=user,
             )
-        )  # fmt: skip
+        )
         self.mirror.wait_synced(user)
         return account, user
 
     def insert(self, user: str, body: dict[str, Any], calendar: str = "") -> dict[str, Any]:
         cid = self.fake.calendar(user, calendar).id
-        made: dict[str, Any] = self.fake.as_user(user, "POST", f"calendars/{quote(cid)}/events", body)
+        made: dict[str, Any] = self.fake.as_user(
+            user, "POST", f"calendars/{quote(cid)}/events", body
+        )
         return made
 
     def patch(self, user: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -83,19 +96,25 @@ class GoogleSuite:
         """The mirror's series and single events: UID -> title."""
         reply = self.almanac.events().ListEvents(
             ev_pb.ListEventsRequest(
-                parent=f"{account.name}/calendars/primary", expansion=ev_pb.EXPANSION_MASTERS,
-                start_time=at(utc(2026, 10, 1)).date_time, end_time=at(utc(2026, 12, 31)).date_time,
+                parent=f"{account.name}/calendars/primary",
+                expansion=ev_pb.EXPANSION_MASTERS,
+                start_time=at(utc(2026, 10, 1)).date_time,
+                end_time=at(utc(2026, 12, 31)).date_time,
                 page_size=1000,
             )
-        )  # fmt: skip
-        return {e.ical_uid: e.display_name for e in reply.events if not e.HasField("original_start")}
+        )
+        return {
+            e.ical_uid: e.display_name for e in reply.events if not e.HasField("original_start")
+        }
 
     def upstream_titles(self, user: str) -> dict[str, list[str]]:
         """The fake's live items: UID -> titles, master first."""
         out: dict[str, list[str]] = {}
         cal = self.fake.calendar(user)
         with self.fake.lock:
-            events = sorted(cal.events.values(), key=lambda e: (bool(e.get("recurringEventId")), e["id"]))
+            events = sorted(
+                cal.events.values(), key=lambda e: (bool(e.get("recurringEventId")), e["id"])
+            )
             for event in events:
                 if event["id"] in cal.deleted or event.get("status") == "cancelled":
                     continue

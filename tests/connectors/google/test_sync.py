@@ -50,8 +50,9 @@ def schema_clean(suite: GoogleSuite) -> Iterator[None]:
 
 def _log(suite: GoogleSuite, account: acc_pb.Account, cursor: str) -> list[act_pb.Activity]:
     client = suite.mirror.cluster.activity()
-    return client.log(parent=account.name, cursor=cursor,
-                      resource_types=[common_pb2.RESOURCE_TYPE_EVENT])[0]  # fmt: skip
+    return client.log(
+        parent=account.name, cursor=cursor, resource_types=[common_pb2.RESOURCE_TYPE_EVENT]
+    )[0]
 
 
 def _latest(suite: GoogleSuite, account: acc_pb.Account) -> str:
@@ -61,10 +62,12 @@ def _latest(suite: GoogleSuite, account: acc_pb.Account) -> str:
 def _instances(suite: GoogleSuite, account: acc_pb.Account) -> list[ev_pb.Event]:
     reply = suite.almanac.events().ListEvents(
         ev_pb.ListEventsRequest(
-            parent=f"{account.name}/calendars/primary", start_time=at(utc(2026, 10, 1)).date_time,
-            end_time=at(utc(2026, 12, 31)).date_time, page_size=1000,
+            parent=f"{account.name}/calendars/primary",
+            start_time=at(utc(2026, 10, 1)).date_time,
+            end_time=at(utc(2026, 12, 31)).date_time,
+            page_size=1000,
         )
-    )  # fmt: skip
+    )
     return list(reply.events)
 
 
@@ -80,24 +83,39 @@ def test_upstream_changes_arrive_with_changed_fields(suite: GoogleSuite) -> None
     suite.mirror.sync_now(user)
     assert suite.titles(account) == {}
     log = _log(suite, account, cursor)
-    assert [(a.type, a.actor) for a in log] == [(ADDED, "upstream"), (UPDATED, "upstream"),
-                                                (DELETED, "upstream")]  # fmt: skip
+    assert [(a.type, a.actor) for a in log] == [
+        (ADDED, "upstream"),
+        (UPDATED, "upstream"),
+        (DELETED, "upstream"),
+    ]
     assert list(log[1].changed_fields.paths) == ["display_name"]
 
 
 def test_every_mapped_field_arrives_and_survives_a_write(suite: GoogleSuite) -> None:
     account, user = suite.account()
-    conference = {"conferenceId": "abc-defg-hij", "entryPoints": [
-        {"entryPointType": "video", "uri": "https://meet.google.com/abc-defg-hij"}]}
-    suite.insert(user, google_event(
-        "rich@example.com", "Review", location="Room 1", description="Agenda",
-        attendees=[{"email": "ann@example.com", "responseStatus": "accepted"},
-                   {"email": "bob@example.com", "responseStatus": "tentative", "optional": True}],
-        reminders={"useDefault": False, "overrides": [{"method": "email", "minutes": 30}]},
-        visibility="private", transparency="transparent", colorId="11",
-        extendedProperties={"private": {"crm": "42"}, "shared": {"room": "blue"}},
-        conferenceData=conference,
-    ))  # fmt: skip
+    conference = {
+        "conferenceId": "abc-defg-hij",
+        "entryPoints": [{"entryPointType": "video", "uri": "https://meet.google.com/abc-defg-hij"}],
+    }
+    suite.insert(
+        user,
+        google_event(
+            "rich@example.com",
+            "Review",
+            location="Room 1",
+            description="Agenda",
+            attendees=[
+                {"email": "ann@example.com", "responseStatus": "accepted"},
+                {"email": "bob@example.com", "responseStatus": "tentative", "optional": True},
+            ],
+            reminders={"useDefault": False, "overrides": [{"method": "email", "minutes": 30}]},
+            visibility="private",
+            transparency="transparent",
+            colorId="11",
+            extendedProperties={"private": {"crm": "42"}, "shared": {"room": "blue"}},
+            conferenceData=conference,
+        ),
+    )
     suite.mirror.sync_now(user)
     [event] = [e for e in _instances(suite, account)]
     got = suite.almanac.events().GetEvent(ev_pb.GetEventRequest(name=event.name, include_raw=True))
@@ -107,46 +125,74 @@ def test_every_mapped_field_arrives_and_survives_a_write(suite: GoogleSuite) -> 
         ("bob@example.com", ev_pb.RESPONSE_STATUS_TENTATIVE, False),
     ]
     assert not got.use_default_reminders
-    assert [(r.minutes, r.method) for r in got.reminders] == [(30, common_pb2.REMINDER_METHOD_EMAIL)]
+    assert [(r.minutes, r.method) for r in got.reminders] == [
+        (30, common_pb2.REMINDER_METHOD_EMAIL)
+    ]
     assert got.visibility == ev_pb.VISIBILITY_PRIVATE and got.transparent
     assert got.color == "#dc2127"
     assert {(p.key, p.value, p.private) for p in got.custom_properties} == {
-        ("crm", "42", True), ("room", "blue", False)}
+        ("crm", "42", True),
+        ("room", "blue", False),
+    }
     assert got.organizer.email == suite.fake.calendar(user).id
     assert got.raw["object"]["conferenceData"]["conferenceId"] == "abc-defg-hij"
-    suite.almanac.events().UpdateEvent(ev_pb.UpdateEventRequest(
-        event=ev_pb.Event(name=event.name, display_name="Review 2"),
-        update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
-    ))  # fmt: skip
+    suite.almanac.events().UpdateEvent(
+        ev_pb.UpdateEventRequest(
+            event=ev_pb.Event(name=event.name, display_name="Review 2"),
+            update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+        )
+    )
     [upstream] = [e for e in suite.fake.calendar(user).events.values()]
     assert upstream["summary"] == "Review 2"
     assert upstream["conferenceData"] == conference
     assert upstream["extendedProperties"] == {"private": {"crm": "42"}, "shared": {"room": "blue"}}
     assert [a["responseStatus"] for a in upstream["attendees"]] == ["accepted", "tentative"]
     assert (upstream["colorId"], upstream["visibility"], upstream["transparency"]) == (
-        "11", "private", "transparent")
-    assert upstream["reminders"] == {"useDefault": False,
-                                     "overrides": [{"method": "email", "minutes": 30}]}
+        "11",
+        "private",
+        "transparent",
+    )
+    assert upstream["reminders"] == {
+        "useDefault": False,
+        "overrides": [{"method": "email", "minutes": 30}],
+    }
 
 
 def test_recurring_series_from_google(suite: GoogleSuite) -> None:
     account, user = suite.account("Europe/Berlin")
-    master = suite.insert(user, {
-        "iCalUID": "weekly@example.com", "summary": "Weekly",
-        "start": {"dateTime": "2026-10-19T09:00:00+02:00", "timeZone": "Europe/Berlin"},
-        "end": {"dateTime": "2026-10-19T10:00:00+02:00", "timeZone": "Europe/Berlin"},
-        "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=4",
-                       "EXDATE;TZID=Europe/Berlin:20261026T090000"],
-    })  # fmt: skip
+    master = suite.insert(
+        user,
+        {
+            "iCalUID": "weekly@example.com",
+            "summary": "Weekly",
+            "start": {"dateTime": "2026-10-19T09:00:00+02:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-10-19T10:00:00+02:00", "timeZone": "Europe/Berlin"},
+            "recurrence": [
+                "RRULE:FREQ=WEEKLY;COUNT=4",
+                "EXDATE;TZID=Europe/Berlin:20261026T090000",
+            ],
+        },
+    )
     # An instance moved (the 2nd of November) and one cancelled (the 9th), by id.
-    suite.patch(user, f"{master['id']}_20261102T080000Z", {
-        "summary": "Weekly (moved)",
-        "start": {"dateTime": "2026-11-02T11:00:00+01:00", "timeZone": "Europe/Berlin"},
-        "end": {"dateTime": "2026-11-02T12:00:00+01:00", "timeZone": "Europe/Berlin"},
-    })  # fmt: skip
+    suite.patch(
+        user,
+        f"{master['id']}_20261102T080000Z",
+        {
+            "summary": "Weekly (moved)",
+            "start": {"dateTime": "2026-11-02T11:00:00+01:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-11-02T12:00:00+01:00", "timeZone": "Europe/Berlin"},
+        },
+    )
     suite.delete(user, f"{master['id']}_20261109T080000Z")
-    suite.insert(user, {"iCalUID": "holiday@example.com", "summary": "Holiday",
-                        "start": {"date": "2026-11-20"}, "end": {"date": "2026-11-21"}})  # fmt: skip
+    suite.insert(
+        user,
+        {
+            "iCalUID": "holiday@example.com",
+            "summary": "Holiday",
+            "start": {"date": "2026-11-20"},
+            "end": {"date": "2026-11-21"},
+        },
+    )
     suite.mirror.sync_now(user)
     got = sorted((e.display_name, _when(e.start)) for e in _instances(suite, account))
     assert got == [
@@ -155,7 +201,7 @@ def test_recurring_series_from_google(suite: GoogleSuite) -> None:
         ("Weekly (moved)", "2026-11-02T10:00:00Z"),  # 11:00 CET
     ]
     # The holiday is all-day, the series keeps its zone (09:00 local across DST).
-    weekly = [e for e in _instances(suite, account) if e.display_name == "Weekly"][0]
+    weekly = next(e for e in _instances(suite, account) if e.display_name == "Weekly")
     assert weekly.start.time_zone == "Europe/Berlin"
 
 
@@ -171,23 +217,30 @@ def _when(value: object) -> str:
 def test_writes_go_to_google_first_and_do_not_echo(suite: GoogleSuite) -> None:
     account, user = suite.account()
     events = suite.almanac.events()
-    created = events.CreateEvent(ev_pb.CreateEventRequest(
-        parent=f"{account.name}/calendars/primary",
-        event=ev_pb.Event(display_name="Planning", start=at(utc(2026, 11, 3, 10)),
-                          end=at(utc(2026, 11, 3, 11)),
-                          recurrence=ev_pb.Recurrence(rrules=["FREQ=DAILY;COUNT=5"])),
-    ))  # fmt: skip
+    created = events.CreateEvent(
+        ev_pb.CreateEventRequest(
+            parent=f"{account.name}/calendars/primary",
+            event=ev_pb.Event(
+                display_name="Planning",
+                start=at(utc(2026, 11, 3, 10)),
+                end=at(utc(2026, 11, 3, 11)),
+                recurrence=ev_pb.Recurrence(rrules=["FREQ=DAILY;COUNT=5"]),
+            ),
+        )
+    )
     assert suite.upstream_titles(user) == {created.ical_uid: ["Planning"]}
-    events.UpdateEvent(ev_pb.UpdateEventRequest(
-        event=ev_pb.Event(name=f"{created.name}_20261105T100000Z", display_name="Moved"),
-        update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
-        scope=ev_pb.RECURRENCE_SCOPE_THIS_INSTANCE,
-    ))  # fmt: skip
+    events.UpdateEvent(
+        ev_pb.UpdateEventRequest(
+            event=ev_pb.Event(name=f"{created.name}_20261105T100000Z", display_name="Moved"),
+            update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+            scope=ev_pb.RECURRENCE_SCOPE_THIS_INSTANCE,
+        )
+    )
     assert suite.upstream_titles(user) == {created.ical_uid: ["Planning", "Moved"]}
     exception = [e for e in suite.fake.calendar(user).events.values() if e.get("recurringEventId")]
     assert exception[0]["originalStartTime"]["dateTime"] == "2026-11-05T10:00:00Z"
     events.DeleteEvent(ev_pb.DeleteEventRequest(name=f"{created.name}_20261106T100000Z"))
-    master = [e for e in suite.fake.calendar(user).events.values() if e.get("recurrence")][0]
+    master = next(e for e in suite.fake.calendar(user).events.values() if e.get("recurrence"))
     assert "EXDATE:20261106T100000Z" in master["recurrence"]
     cursor = _latest(suite, account)
     suite.mirror.sync_now(user)
@@ -195,10 +248,15 @@ def test_writes_go_to_google_first_and_do_not_echo(suite: GoogleSuite) -> None:
     assert _log(suite, account, cursor) == [], "a write-through came back from the sync"
     # A stale etag upstream (another client changed it) is ABORTED, nothing written.
     suite.patch(user, master["id"], {"summary": "Changed elsewhere"})
-    failure = expect_error(Code.ABORTED, lambda: events.UpdateEvent(ev_pb.UpdateEventRequest(
-        event=ev_pb.Event(name=created.name, display_name="Mine"),
-        update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
-    )))  # fmt: skip
+    failure = expect_error(
+        Code.ABORTED,
+        lambda: events.UpdateEvent(
+            ev_pb.UpdateEventRequest(
+                event=ev_pb.Event(name=created.name, display_name="Mine"),
+                update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+            )
+        ),
+    )
     assert failure.reason == "UPSTREAM_ETAG_MISMATCH"
     assert suite.fake.answers["events.update", 412] == 1
     suite.mirror.sync_now(user)
@@ -214,10 +272,12 @@ def test_access_token_expiry_mid_run_refreshes_once(suite: GoogleSuite) -> None:
     suite.insert(user, google_event("after@example.com", "After expiry"))
     suite.mirror.sync_now(user)
     assert suite.titles(account) == {"after@example.com": "After expiry"}
-    created = suite.almanac.events().CreateEvent(ev_pb.CreateEventRequest(
-        parent=f"{account.name}/calendars/primary",
-        event=ev_pb.Event(display_name="Written", start=at(utc(2026, 11, 4, 9))),
-    ))  # fmt: skip
+    created = suite.almanac.events().CreateEvent(
+        ev_pb.CreateEventRequest(
+            parent=f"{account.name}/calendars/primary",
+            event=ev_pb.Event(display_name="Written", start=at(utc(2026, 11, 4, 9))),
+        )
+    )
     assert created.ical_uid in suite.upstream_titles(user)
     # One new token for the sync worker, one for the event service's connector.
     # Each 401 cost one refresh (plus the event service's first token): no storm.
@@ -228,8 +288,10 @@ def test_access_token_expiry_mid_run_refreshes_once(suite: GoogleSuite) -> None:
 
 def test_sync_token_expiry_resyncs_to_exactly_googles_events(suite: GoogleSuite) -> None:
     account, user = suite.account()
-    ids = {uid: suite.insert(user, google_event(uid, uid.title()))["id"]
-           for uid in ("keep", "drop", "change")}  # fmt: skip
+    ids = {
+        uid: suite.insert(user, google_event(uid, uid.title()))["id"]
+        for uid in ("keep", "drop", "change")
+    }
     suite.mirror.sync_now(user)
     cursor = _latest(suite, account)
     suite.delete(user, ids["drop"])
@@ -244,10 +306,15 @@ def test_sync_token_expiry_resyncs_to_exactly_googles_events(suite: GoogleSuite)
     assert suite.fake.answers["events.list", 410] >= 1
     assert suite.titles(account) == {"keep": "Keep", "change": "Changed", "new": "New"}
     assert suite.titles(account) == {u: t[0] for u, t in suite.upstream_titles(user).items()}
-    changes = sorted((a.event_snapshot.ical_uid, a.type, tuple(a.changed_fields.paths))
-                     for a in _log(suite, account, cursor))  # fmt: skip
-    assert changes == [("change", UPDATED, ("display_name",)), ("drop", DELETED, ()),
-                       ("new", ADDED, ())]  # fmt: skip
+    changes = sorted(
+        (a.event_snapshot.ical_uid, a.type, tuple(a.changed_fields.paths))
+        for a in _log(suite, account, cursor)
+    )
+    assert changes == [
+        ("change", UPDATED, ("display_name",)),
+        ("drop", DELETED, ()),
+        ("new", ADDED, ()),
+    ]
 
 
 def test_rate_limit_storms_back_off_then_give_up(suite: GoogleSuite) -> None:
@@ -291,29 +358,47 @@ def test_revoked_refresh_token_stops_the_sync_until_new_credentials(suite: Googl
     suite.almanac.accounts().SyncAccount(acc_pb.SyncAccountRequest(name=account.name))
 
     def failed() -> acc_pb.SyncState:
-        state = suite.almanac.accounts().GetAccount(
-            acc_pb.GetAccountRequest(name=account.name)).sync_state  # fmt: skip
+        state = (
+            suite.almanac.accounts()
+            .GetAccount(acc_pb.GetAccountRequest(name=account.name))
+            .sync_state
+        )
         assert state.last_error_reason == "ACCOUNT_REAUTH_REQUIRED", state
         return state
 
     state = eventually(failed, 10, "the sync to fail")
     assert state.last_attempt_time.seconds >= int(asked)
     assert state.next_sync_time.seconds > time.time() + 3600, "a revoked grant is retried soon"
-    failure = expect_error(Code.UNAUTHENTICATED, lambda: suite.almanac.events().CreateEvent(
-        ev_pb.CreateEventRequest(parent=f"{account.name}/calendars/primary",
-                                 event=ev_pb.Event(display_name="x", start=at(utc(2026, 11, 4, 9))))
-    ))  # fmt: skip
+    failure = expect_error(
+        Code.UNAUTHENTICATED,
+        lambda: suite.almanac.events().CreateEvent(
+            ev_pb.CreateEventRequest(
+                parent=f"{account.name}/calendars/primary",
+                event=ev_pb.Event(display_name="x", start=at(utc(2026, 11, 4, 9))),
+            )
+        ),
+    )
     assert failure.reason == "ACCOUNT_REAUTH_REQUIRED"
     # A new consent: new credentials, and the sync resumes at once.
     fresh = suite.fake.add_refresh_token(user)
     suite.insert(user, google_event("back@example.com", "Back"))
     changed = time.time()
-    suite.almanac.accounts().UpdateAccount(acc_pb.UpdateAccountRequest(
-        account=acc_pb.Account(name=account.name, settings=acc_pb.ConnectorSettings(
-            google=acc_pb.GoogleSettings(
-                client_id="client-" + user, client_secret="secret", refresh_token=fresh,
-                api_base_url=suite.fake.url, token_url=suite.fake.token_url))),
-        update_mask=field_mask_pb2.FieldMask(paths=["settings"]),
-    ))  # fmt: skip
+    suite.almanac.accounts().UpdateAccount(
+        acc_pb.UpdateAccountRequest(
+            account=acc_pb.Account(
+                name=account.name,
+                settings=acc_pb.ConnectorSettings(
+                    google=acc_pb.GoogleSettings(
+                        client_id="client-" + user,
+                        client_secret="secret",
+                        refresh_token=fresh,
+                        api_base_url=suite.fake.url,
+                        token_url=suite.fake.token_url,
+                    )
+                ),
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=["settings"]),
+        )
+    )
     suite.mirror.wait_synced(user, changed)
     assert suite.titles(account) == {"back@example.com": "Back"}

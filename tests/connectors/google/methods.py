@@ -17,8 +17,16 @@ __all__ = ["EventsApi"]
 _ID = re.compile(r"[a-v0-9]{5,1024}")
 _INSTANCE = re.compile(r"(?P<master>[a-v0-9]+)_(?P<day>\d{8})(T(?P<time>\d{6})Z)?")
 # syncToken cannot be combined with these (events.list, discovery document).
-_NOT_WITH_SYNC = ("iCalUID", "orderBy", "privateExtendedProperty", "q",
-                  "sharedExtendedProperty", "timeMin", "timeMax", "updatedMin")  # fmt: skip
+_NOT_WITH_SYNC = (
+    "iCalUID",
+    "orderBy",
+    "privateExtendedProperty",
+    "q",
+    "sharedExtendedProperty",
+    "timeMin",
+    "timeMax",
+    "updatedMin",
+)
 _READ_ONLY = ("kind", "etag", "htmlLink", "created", "updated", "creator", "recurringEventId")
 
 
@@ -26,30 +34,40 @@ class EventsApi:
     def __init__(self, fake: FakeGoogle) -> None:
         self.fake = fake
 
-    def serve(self, name: str, user: str, args: dict[str, str], q: dict[str, str],
-              headers: Any, body: Any) -> tuple[int, Any]:  # fmt: skip
+    def serve(
+        self, name: str, user: str, args: dict[str, str], q: dict[str, str], headers: Any, body: Any
+    ) -> tuple[int, Any]:
         cals = self.fake.users[user]
         if name == "calendarList.list":
             entries = [c.entry() for c in cals.values()]
-            return 200, {"kind": "calendar#calendarList", "etag": new_etag(), "items": entries,
-                         "nextSyncToken": "cl"}  # fmt: skip
+            return 200, {
+                "kind": "calendar#calendarList",
+                "etag": new_etag(),
+                "items": entries,
+                "nextSyncToken": "cl",
+            }
         if name == "calendars.insert":
-            cal = Calendar(new_id() + "@group.calendar.google.com", body["summary"],
-                           f"{user}@example.com", body.get("timeZone", "UTC"),
-                           body.get("description", ""))  # fmt: skip
+            cal = Calendar(
+                new_id() + "@group.calendar.google.com",
+                body["summary"],
+                f"{user}@example.com",
+                body.get("timeZone", "UTC"),
+                body.get("description", ""),
+            )
             cals[cal.id] = cal
             return 200, cal.resource()
         cal = cals.get(args.get("calendarId", ""))
         if cal is None:
             raise ApiError(404, "notFound", "Not Found")
-        if name.startswith("calendarList.") or name.startswith("calendars."):
+        if name.startswith(("calendarList.", "calendars.")):
             return self._calendar(name, cals, cal, q, body)
         if name == "events.list":
             return 200, self._list(cal, q)
         return self._event(name, cal, args.get("eventId", ""), headers, body)
 
-    def _calendar(self, name: str, cals: dict[str, Calendar], cal: Calendar, q: dict[str, str],
-                  body: Any) -> tuple[int, Any]:  # fmt: skip
+    def _calendar(
+        self, name: str, cals: dict[str, Calendar], cal: Calendar, q: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
         if name == "calendarList.get":
             return 200, cal.entry()
         if name == "calendarList.patch":
@@ -70,7 +88,9 @@ class EventsApi:
             return 200, cal.resource()
         if name == "calendars.delete":
             if cal.primary:
-                raise ApiError(400, "cannotDeletePrimaryCalendar", "Cannot delete primary calendar.")
+                raise ApiError(
+                    400, "cannotDeletePrimaryCalendar", "Cannot delete primary calendar."
+                )
             del cals[cal.id]
             return 204, None
         raise ApiError(501, "notImplemented", f"the fake has no {name}")
@@ -84,12 +104,17 @@ class EventsApi:
             raise ApiError(400, "invalid", "showDeleted=false is not allowed with a syncToken")
         page = _decode(q["pageToken"]) if "pageToken" in q else self._first(cal, q)
         size = min(int(q.get("maxResults", 250)), 2500, self.fake.page_size)
-        ids = page["ids"][page["at"]: page["at"] + size]
+        ids = page["ids"][page["at"] : page["at"] + size]
         reply: dict[str, Any] = {
-            "kind": "calendar#events", "etag": new_etag(), "summary": cal.summary,
-            "updated": now_rfc3339(), "timeZone": cal.time_zone, "accessRole": cal.role,
-            "defaultReminders": [], "items": [cal.listed(i) for i in ids if i in cal.events],
-        }  # fmt: skip
+            "kind": "calendar#events",
+            "etag": new_etag(),
+            "summary": cal.summary,
+            "updated": now_rfc3339(),
+            "timeZone": cal.time_zone,
+            "accessRole": cal.role,
+            "defaultReminders": [],
+            "items": [cal.listed(i) for i in ids if i in cal.events],
+        }
         if page["at"] + size < len(page["ids"]):
             reply["nextPageToken"] = _encode({**page, "at": page["at"] + size})
         elif not page.get("uid"):
@@ -110,12 +135,15 @@ class EventsApi:
 
     # -- one event ----------------------------------------------------------------
 
-    def _event(self, name: str, cal: Calendar, event_id: str, headers: Any,
-               body: Any) -> tuple[int, Any]:  # fmt: skip
+    def _event(
+        self, name: str, cal: Calendar, event_id: str, headers: Any, body: Any
+    ) -> tuple[int, Any]:
         if name == "events.get":
             return 200, self._found(cal, event_id)
         if cal.role not in ("owner", "writer"):
-            raise ApiError(403, "requiredAccessLevel", "You need to have writer access to this calendar.")
+            raise ApiError(
+                403, "requiredAccessLevel", "You need to have writer access to this calendar."
+            )
         if name == "events.insert":
             return 200, self._insert(cal, body)
         exception = event_id not in cal.events and _INSTANCE.fullmatch(event_id)
@@ -146,19 +174,28 @@ class EventsApi:
         if not _ID.fullmatch(event_id):
             raise ApiError(400, "invalid", "Invalid resource id value.")
         uid = body.get("iCalUID") or f"{event_id}@google.com"
-        taken = any(e.get("iCalUID") == uid and i not in cal.deleted and not e.get("recurringEventId")
-                    for i, e in cal.events.items())  # fmt: skip
+        taken = any(
+            e.get("iCalUID") == uid and i not in cal.deleted and not e.get("recurringEventId")
+            for i, e in cal.events.items()
+        )
         if event_id in cal.events or taken:
             raise ApiError(409, "duplicate", "The requested identifier already exists.")
         _check_times(body)
         now = now_rfc3339()
-        event = {**_writable(body), "kind": "calendar#event", "id": event_id, "iCalUID": uid,
-                 "created": now, "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
-                 "creator": {"email": cal.owner, "self": True},
-                 "organizer": body.get("organizer", {"email": cal.id, "self": True}),
-                 "sequence": 0, "status": body.get("status", "confirmed"),
-                 "reminders": body.get("reminders", {"useDefault": True}),
-                 "eventType": body.get("eventType", "default")}  # fmt: skip
+        event = {
+            **_writable(body),
+            "kind": "calendar#event",
+            "id": event_id,
+            "iCalUID": uid,
+            "created": now,
+            "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
+            "creator": {"email": cal.owner, "self": True},
+            "organizer": body.get("organizer", {"email": cal.id, "self": True}),
+            "sequence": 0,
+            "status": body.get("status", "confirmed"),
+            "reminders": body.get("reminders", {"useDefault": True}),
+            "eventType": body.get("eventType", "default"),
+        }
         cal.events[event_id] = event
         cal.touch(event_id)
         return event
@@ -173,21 +210,33 @@ class EventsApi:
         day = parts["day"]
         if parts["time"]:
             t = parts["time"]
-            when = {"dateTime": f"{day[:4]}-{day[4:6]}-{day[6:]}T{t[:2]}:{t[2:4]}:{t[4:]}Z",
-                    "timeZone": master["start"].get("timeZone", "UTC")}  # fmt: skip
+            when = {
+                "dateTime": f"{day[:4]}-{day[4:6]}-{day[6:]}T{t[:2]}:{t[2:4]}:{t[4:]}Z",
+                "timeZone": master["start"].get("timeZone", "UTC"),
+            }
         else:
             when = {"date": f"{day[:4]}-{day[4:6]}-{day[6:]}"}
         fields = {k: v for k, v in master.items() if k not in ("id", "recurrence", "etag")}
-        cal.events[event_id] = {**fields, "id": event_id, "recurringEventId": master["id"],
-                                "originalStartTime": when, "start": when}  # fmt: skip
+        cal.events[event_id] = {
+            **fields,
+            "id": event_id,
+            "recurringEventId": master["id"],
+            "originalStartTime": when,
+            "start": when,
+        }
         cal.touch(event_id)
 
-    def _replace(self, cal: Calendar, current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    def _replace(
+        self, cal: Calendar, current: dict[str, Any], body: dict[str, Any]
+    ) -> dict[str, Any]:
         if body.get("iCalUID", current["iCalUID"]) != current["iCalUID"]:
             raise ApiError(400, "invalid", "iCalUID cannot be changed")
         _check_times(body)
-        keep = {k: current[k] for k in (*_READ_ONLY, "id", "iCalUID", "originalStartTime",
-                                        "organizer", "sequence") if k in current}  # fmt: skip
+        keep = {
+            k: current[k]
+            for k in (*_READ_ONLY, "id", "iCalUID", "originalStartTime", "organizer", "sequence")
+            if k in current
+        }
         event = {**_writable(body), **keep}
         event["sequence"] = int(current.get("sequence", 0)) + 1
         event.setdefault("status", "confirmed")
@@ -216,9 +265,17 @@ def _check_times(body: dict[str, Any]) -> None:
     for key in ("start", "end"):
         when = body.get(key)
         if not isinstance(when, dict) or ("date" in when) == ("dateTime" in when):
-            raise ApiError(400, "required", f"Missing {key} time." if not when else "Invalid start time.")
-        if "dateTime" in when and not re.search(r"(Z|[+-]\d\d:\d\d)$", when["dateTime"]) and not when.get("timeZone"):
-            raise ApiError(400, "invalid", "A time zone offset is required unless timeZone is given.")
+            raise ApiError(
+                400, "required", f"Missing {key} time." if not when else "Invalid start time."
+            )
+        if (
+            "dateTime" in when
+            and not re.search(r"(Z|[+-]\d\d:\d\d)$", when["dateTime"])
+            and not when.get("timeZone")
+        ):
+            raise ApiError(
+                400, "invalid", "A time zone offset is required unless timeZone is given."
+            )
     if body.get("recurrence") and "dateTime" in body["start"] and not body["start"].get("timeZone"):
         raise ApiError(400, "invalid", "Missing time zone definition for start time.")
     if "date" in body["start"] and body["end"].get("date", "") <= body["start"]["date"]:

@@ -3,13 +3,14 @@
 Google lists a series master and each of its exceptions as separate events
 (``recurringEventId`` + ``originalStartTime``), each with its own id and
 etag, and may spread them over pages. An item must be whole, so a page that
-touches a recurring series is completed with ``events.list?iCalUID=``.
+touches a recurring series is completed with ``events.list?iCalUID=``
+(unless the page is a whole full listing: then it holds every series whole).
 
 An item's etag is the ids and etags of its Google events, master first
 (``g1:`` + JSON): the mirror treats it as opaque, and a write gets from it
 the Google ids to write to and the ``If-Match`` of each. Google's ids are
-therefore never shown as Almanac fields; the whole Google resource is also
-in each event's ``raw.object``.
+therefore never shown as Almanac fields; each event's ``raw.object`` also
+holds its ``id`` (with the rest of what Almanac has no field for).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def decode_etag(etag: str) -> _Ids:
 
 
 class EventApi:
-    def __init__(self, api: Api, page_size: int = 250) -> None:
+    # Google's maximum page (B2): fewer round trips on a first sync.
+    def __init__(self, api: Api, page_size: int = 2500) -> None:
         self._api = api
         self.page_size = page_size
         self._uids: dict[str, str] = {}  # Google id -> iCalUID, of every event seen
@@ -68,7 +70,9 @@ class EventApi:
         elif kind == "sync":
             params["syncToken"] = value
         got = await self._api.call("GET", self._path(calendar), params=params)
-        items, deleted = await self._group(calendar, got.get("items", []))
+        # A full listing in one page holds every series whole: no need to ask again.
+        whole = not token and not got.get("nextPageToken")
+        items, deleted = await self._group(calendar, got.get("items", []), whole)
         if got.get("nextPageToken"):
             return ChangeBatch(items, deleted, "page:" + got["nextPageToken"], more=True)
         if not got.get("nextSyncToken"):
@@ -80,7 +84,7 @@ class EventApi:
         return ChangeBatch(items, deleted, "sync:" + got["nextSyncToken"])
 
     async def _group(
-        self, calendar: str, page: list[dict[str, Any]]
+        self, calendar: str, page: list[dict[str, Any]], whole: bool
     ) -> tuple[list[RemoteItem], list[str]]:
         singles: dict[str, dict[str, Any]] = {}
         series: set[str] = set()
@@ -98,7 +102,10 @@ class EventApi:
                 singles[uid] = event
         items = [_item(uid, [e]) for uid, e in singles.items() if uid not in series]
         for uid in sorted(series):
-            events = await self.series(calendar, uid)
+            if whole:
+                events = _ordered([e for e in page if self._uids.get(e["id"]) == uid])
+            else:
+                events = await self.series(calendar, uid)
             if events and events[0].get("status") != "cancelled":
                 items.append(_item(uid, events))
             else:
@@ -133,9 +140,7 @@ class EventApi:
                 break
         for event in events:
             self._uids[event["id"]] = uid
-        masters = [e for e in events if not e.get("recurringEventId")]
-        exceptions = sorted((e for e in events if e.get("recurringEventId")), key=_by_id)
-        return masters[:1] + exceptions if masters else exceptions
+        return _ordered(events)
 
     # -- writing -------------------------------------------------------------
 
@@ -192,6 +197,13 @@ class EventApi:
 def _recurring(event: ev_pb.Event) -> bool:
     r = event.recurrence
     return bool(r.rrules or r.rdates or r.exdates)
+
+
+def _ordered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The master first (if any), then the exceptions by id."""
+    masters = [e for e in events if not e.get("recurringEventId")]
+    exceptions = sorted((e for e in events if e.get("recurringEventId")), key=_by_id)
+    return masters[:1] + exceptions
 
 
 def _by_id(event: dict[str, Any]) -> str:

@@ -302,7 +302,7 @@ def test_sync_token_expiry_resyncs_to_exactly_googles_events(suite: GoogleSuite)
     try:
         suite.mirror.sync_now(user)
     finally:
-        suite.fake.page_size = 250
+        suite.fake.page_size = 2500
     assert suite.fake.answers["events.list", 410] >= 1
     assert suite.titles(account) == {"keep": "Keep", "change": "Changed", "new": "New"}
     assert suite.titles(account) == {u: t[0] for u, t in suite.upstream_titles(user).items()}

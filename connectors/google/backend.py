@@ -1,6 +1,14 @@
-"""``RemoteBackend`` for Google Calendar API v3 (accounts of CONNECTOR_TYPE_GOOGLE)."""
+"""``RemoteBackend`` for Google Calendar API v3 (accounts of CONNECTOR_TYPE_GOOGLE).
+
+Every method runs under :func:`_readable`: a reply the connector cannot read
+(not JSON, a missing id, a wrong type) is UNAVAILABLE, never INTERNAL, and
+leaves the mirror untouched like any other upstream failure.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import httpx
 from almanac.v1 import account_service_pb2 as acc_pb
@@ -15,6 +23,8 @@ from .items import EventApi
 from .oauth import TokenSource
 
 __all__ = ["DEFAULT_API", "DEFAULT_TOKEN_URL", "GoogleBackend"]
+
+T = TypeVar("T")
 
 DEFAULT_API = "https://www.googleapis.com"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -37,47 +47,59 @@ class GoogleBackend(RemoteBackend):
         self._events = EventApi(api)
 
     async def list_calendars(self) -> list[RemoteCalendar]:
-        return await self._calendars.list()
+        return await _readable(self._calendars.list())
 
     async def create_calendar(self, calendar: cal_pb.Calendar) -> RemoteCalendar:
-        return await self._calendars.create(calendar)
+        return await _readable(self._calendars.create(calendar))
 
     async def update_calendar(
         self, remote_id: str, calendar: cal_pb.Calendar, etag: str
     ) -> RemoteCalendar:
         # Google's calendars.patch has no If-Match on the calendarList etag we
         # hold, so the last writer wins for calendar properties.
-        return await self._calendars.update(remote_id, calendar)
+        return await _readable(self._calendars.update(remote_id, calendar))
 
     async def delete_calendar(self, remote_id: str, etag: str) -> None:
-        await self._calendars.delete(remote_id)
+        await _readable(self._calendars.delete(remote_id))
 
     async def list_items(self, remote_id: str) -> list[RemoteItem]:
         items: dict[str, RemoteItem] = {}
         token = ""
         while True:
-            batch = await self._events.changes(remote_id, token)
+            batch = await _readable(self._events.changes(remote_id, token))
             items.update((i.uid, i) for i in batch.items)
             token = batch.token
             if not batch.more:
                 return list(items.values())
 
     async def put_item(self, remote_id: str, item: RemoteItem, etag: str | None) -> str:
-        self._require_writer(remote_id)
-        return await self._events.put(remote_id, item, etag)
+        await self._require_writer(remote_id)
+        return await _readable(self._events.put(remote_id, item, etag))
 
     async def delete_item(self, remote_id: str, uid: str, etag: str) -> None:
-        self._require_writer(remote_id)
-        await self._events.delete(remote_id, uid, etag)
+        await self._require_writer(remote_id)
+        await _readable(self._events.delete(remote_id, uid, etag))
 
     async def changes(self, remote_id: str, token: str) -> ChangeBatch:
-        return await self._events.changes(remote_id, token)
+        return await _readable(self._events.changes(remote_id, token))
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _require_writer(self, remote_id: str) -> None:
-        if not self._calendars.writable(remote_id):
+    async def _require_writer(self, remote_id: str) -> None:
+        # Google would answer 403 too; asking first spares a doomed request.
+        if not await _readable(self._calendars.writable(remote_id)):
             raise errors.PermissionDenied(
                 "the account may only read this Google calendar", reason="UPSTREAM_FORBIDDEN"
             )
+
+
+async def _readable(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise errors.Unavailable(
+            f"Google Calendar sent a reply the connector cannot read ({type(exc).__name__})",
+            reason="UPSTREAM_MALFORMED_REPLY",
+            retry_after=30.0,
+        ) from exc

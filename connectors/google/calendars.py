@@ -45,7 +45,10 @@ class CalendarApi:
             if not page:
                 return out
 
-    def writable(self, remote_id: str) -> bool:
+    async def writable(self, remote_id: str) -> bool:
+        """Whether the account may write events there (asks Google once per process)."""
+        if remote_id not in self.roles:
+            await self.list()
         return self.roles.get(remote_id, "owner") in _WRITERS
 
     async def create(self, calendar: cal_pb.Calendar) -> RemoteCalendar:

@@ -37,6 +37,7 @@ class _Fault:
     count: int
     domain: str
     methods: set[str]
+    payload: Any = None  # sent as is instead of Google's error body
 
 
 class FakeGoogle:
@@ -119,10 +120,16 @@ class FakeGoogle:
         count: int = 1,
         domain: str = "usageLimits",
         methods: set[str] | None = None,
+        payload: Any = None,
     ) -> None:
-        """The next ``count`` API calls (of ``methods``, default any) fail so."""
+        """The next ``count`` API calls (of ``methods``, default any) fail so
+        (with ``payload`` as the reply body: not Google's, on purpose)."""
         with self.lock:
-            self._faults.append(_Fault(status, reason, count, domain, methods or set()))
+            self._faults.append(_Fault(status, reason, count, domain, methods or set(), payload))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
 
     def as_user(self, user: str, http: str, path: str, body: Any = None, **query: str) -> Any:
         """Another client of ``user``'s calendars, through the same validated API."""
@@ -194,6 +201,8 @@ class FakeGoogle:
         if user is None:
             return 401, ApiError(401, "authError", "Invalid Credentials").body()
         fault = self._fault(method.name)
+        if fault is not None and fault.payload is not None:
+            return fault.status, fault.payload
         if fault is not None:
             return fault.status, ApiError(fault.status, fault.reason, "fault", fault.domain).body()
         args = {k: unquote(v) for k, v in params.items()}

@@ -15,6 +15,7 @@ import grpc
 import pytest
 from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import activity_service_pb2 as act_pb
+from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import common_pb2
 from almanac.v1 import event_service_pb2 as ev_pb
 from google.protobuf import field_mask_pb2
@@ -337,8 +338,7 @@ def test_rate_limit_storms_back_off_then_give_up(suite: GoogleSuite) -> None:
     try:
         failure = expect_error(Code.RESOURCE_EXHAUSTED, lambda: events.CreateEvent(request))
     finally:
-        suite.fake.fail(429, "rateLimitExceeded", count=0)
-        suite.fake._faults.clear()
+        suite.fake.clear_faults()
     assert time.monotonic() - started < 5
     assert failure.reason == "UPSTREAM_RATE_LIMITED"
     info = error_details_pb2.RetryInfo()
@@ -402,3 +402,80 @@ def test_revoked_refresh_token_stops_the_sync_until_new_credentials(suite: Googl
     )
     suite.mirror.wait_synced(user, changed)
     assert suite.titles(account) == {"back@example.com": "Back"}
+
+
+def test_calendars_from_the_calendar_list_with_their_access_roles(suite: GoogleSuite) -> None:
+    account, user = suite.account("America/New_York")
+    shared = suite.fake.add_calendar(user, "Team (read only)", role="reader")
+    suite.fake.calendar(user, shared).color = "#7bd148"
+    with suite.fake.lock:  # written by the calendar's owner, not this user
+        suite.fake.events._insert(
+            suite.fake.calendar(user, shared), google_event("theirs@example.com", "Theirs")
+        )
+    suite.mirror.sync_now(user)
+    calendars = (
+        suite.almanac.calendars()
+        .ListCalendars(cal_pb.ListCalendarsRequest(parent=account.name))
+        .calendars
+    )
+    by_name = {c.display_name: c for c in calendars}
+    primary = by_name[suite.fake.calendar(user).id]
+    assert primary.primary and primary.time_zone == "America/New_York"
+    team = by_name["Team (read only)"]
+    assert team.color == "#7bd148" and not team.primary
+    before = suite.fake.calls["events.insert"]
+    failure = expect_error(
+        Code.PERMISSION_DENIED,
+        lambda: suite.almanac.events().CreateEvent(
+            ev_pb.CreateEventRequest(
+                parent=team.name,
+                event=ev_pb.Event(display_name="Mine", start=at(utc(2026, 11, 4, 9))),
+            )
+        ),
+    )
+    assert failure.reason == "UPSTREAM_FORBIDDEN"
+    assert suite.fake.calls["events.insert"] == before, "a reader's write reached Google"
+    listed = suite.almanac.events().ListEvents(
+        ev_pb.ListEventsRequest(
+            parent=team.name,
+            start_time=at(utc(2026, 11, 1)).date_time,
+            end_time=at(utc(2026, 12, 1)).date_time,
+        )
+    )
+    assert [e.display_name for e in listed.events] == ["Theirs"]
+
+
+def test_replies_the_connector_cannot_read_are_unavailable(suite: GoogleSuite) -> None:
+    account, user = suite.account()
+    before = suite.titles(account)
+    suite.fake.fail(200, "", count=1, methods={"events.insert"}, payload={"kind": "nonsense"})
+    failure = expect_error(
+        Code.UNAVAILABLE,
+        lambda: suite.almanac.events().CreateEvent(
+            ev_pb.CreateEventRequest(
+                parent=f"{account.name}/calendars/primary",
+                event=ev_pb.Event(display_name="x", start=at(utc(2026, 11, 4, 9))),
+            )
+        ),
+    )
+    assert failure.reason == "UPSTREAM_MALFORMED_REPLY"
+    assert suite.titles(account) == before
+    suite.fake.fail(200, "", count=1000, methods={"events.list"}, payload={"items": [{"x": 1}]})
+    asked = time.time()
+    suite.almanac.accounts().SyncAccount(acc_pb.SyncAccountRequest(name=account.name))
+
+    def failed() -> None:
+        state = (
+            suite.almanac.accounts()
+            .GetAccount(acc_pb.GetAccountRequest(name=account.name))
+            .sync_state
+        )
+        assert state.last_attempt_time.seconds >= int(asked), state
+        assert state.last_error_reason == "UPSTREAM_MALFORMED_REPLY", state
+
+    try:
+        eventually(failed, 10, "the sync to record the malformed reply")
+    finally:
+        suite.fake.clear_faults()
+    suite.mirror.sync_now(user)
+    assert suite.titles(account) == before

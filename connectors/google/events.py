@@ -68,6 +68,8 @@ _PASSTHROUGH = (
     "outOfOfficeProperties",
     "workingLocationProperties",
     "gadget",
+    "eventLabelId",
+    "birthdayProperties",
 )
 # Held in Almanac's own fields (or volatile): not repeated in `raw`.
 _MAPPED = frozenset(

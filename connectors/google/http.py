@@ -93,7 +93,7 @@ class Api:
             return await self._client.request(
                 method, self._base + path, params=params, json=body, headers=headers
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: a page token too long
             raise errors.Unavailable(
                 f"Google Calendar did not answer: {type(exc).__name__}",
                 reason="UPSTREAM_UNAVAILABLE",

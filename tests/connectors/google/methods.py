@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +31,19 @@ _READ_ONLY = ("kind", "etag", "htmlLink", "created", "updated", "creator", "recu
 class EventsApi:
     def __init__(self, fake: FakeGoogle) -> None:
         self.fake = fake
+        # Listings in progress, by page token: opaque and short, like Google's.
+        self._pages: dict[str, dict[str, Any]] = {}
+
+    def _encode(self, page: dict[str, Any]) -> str:
+        token = new_id()
+        self._pages[token] = page
+        return token
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        page = self._pages.get(token)
+        if page is None:
+            raise ApiError(400, "invalid", "Invalid page token")
+        return page
 
     def serve(
         self, name: str, user: str, args: dict[str, str], q: dict[str, str], headers: Any, body: Any
@@ -102,7 +113,7 @@ class EventsApi:
             raise ApiError(400, "invalid", "syncToken cannot be combined with these filters")
         if "syncToken" in q and q.get("showDeleted") == "false":
             raise ApiError(400, "invalid", "showDeleted=false is not allowed with a syncToken")
-        page = _decode(q["pageToken"]) if "pageToken" in q else self._first(cal, q)
+        page = self._decode(q["pageToken"]) if "pageToken" in q else self._first(cal, q)
         size = min(int(q.get("maxResults", 250)), 2500, self.fake.page_size)
         ids = page["ids"][page["at"] : page["at"] + size]
         reply: dict[str, Any] = {
@@ -116,7 +127,7 @@ class EventsApi:
             "items": [cal.listed(i) for i in ids if i in cal.events],
         }
         if page["at"] + size < len(page["ids"]):
-            reply["nextPageToken"] = _encode({**page, "at": page["at"] + size})
+            reply["nextPageToken"] = self._encode({**page, "at": page["at"] + size})
         elif not page.get("uid"):
             reply["nextSyncToken"] = page["token"]
         return reply
@@ -280,15 +291,3 @@ def _check_times(body: dict[str, Any]) -> None:
         raise ApiError(400, "invalid", "Missing time zone definition for start time.")
     if "date" in body["start"] and body["end"].get("date", "") <= body["start"]["date"]:
         raise ApiError(400, "timeRangeEmpty", "The specified time range is empty.")
-
-
-def _encode(page: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(page).encode()).decode()
-
-
-def _decode(token: str) -> dict[str, Any]:
-    try:
-        page: dict[str, Any] = json.loads(base64.urlsafe_b64decode(token))
-    except ValueError as exc:
-        raise ApiError(400, "invalid", "Invalid page token") from exc
-    return page

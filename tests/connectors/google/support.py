@@ -8,6 +8,8 @@ from typing import Any
 from urllib.parse import quote
 
 from almanac.v1 import account_service_pb2 as acc_pb
+from almanac.v1 import activity_service_pb2 as act_pb
+from almanac.v1 import common_pb2
 from almanac.v1 import event_service_pb2 as ev_pb
 
 from tests.connectors.support import MirrorSuite
@@ -91,6 +93,27 @@ class GoogleSuite:
     def delete(self, user: str, event_id: str) -> None:
         cid = self.fake.calendar(user).id
         self.fake.as_user(user, "DELETE", f"calendars/{quote(cid)}/events/{event_id}")
+
+    def log(self, account: acc_pb.Account, cursor: str) -> list[act_pb.Activity]:
+        """The account's event activity after ``cursor``."""
+        client = self.mirror.cluster.activity()
+        return client.log(parent=account.name, cursor=cursor,
+                          resource_types=[common_pb2.RESOURCE_TYPE_EVENT])[0]  # fmt: skip
+
+    def latest(self, account: acc_pb.Account) -> str:
+        """The cursor of the account's latest activity."""
+        return self.mirror.cluster.activity().log(parent=account.name, page_size=1)[1]
+
+    def instances(self, account: acc_pb.Account) -> list[ev_pb.Event]:
+        reply = self.almanac.events().ListEvents(
+            ev_pb.ListEventsRequest(
+                parent=f"{account.name}/calendars/primary",
+                start_time=at(utc(2026, 10, 1)).date_time,
+                end_time=at(utc(2026, 12, 31)).date_time,
+                page_size=1000,
+            )
+        )
+        return list(reply.events)
 
     def titles(self, account: acc_pb.Account) -> dict[str, str]:
         """The mirror's series and single events: UID -> title."""

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from connectors.base import WriteContext
-from connectors.errors import ConnectorError, Unauthenticated
+from connectors.errors import ConnectorError, RateLimited, Unauthenticated, Unavailable
 from connectors.local.events.writes import EventTx
 from connectors.remote import REAUTH_REQUIRED, RemoteBackend, SyncTokenExpired
 from connectors.store import Store, Transaction
@@ -106,6 +106,9 @@ class SyncWorker:
         except ConnectorError as exc:
             failures = await ledger.failures(self.store, account)
             retry = min(opts.max_backoff, opts.interval, 2.0**failures) * random.uniform(1, 1.25)
+            if isinstance(exc, RateLimited | Unavailable) and exc.retry_after:
+                # The upstream said when (Google asks clients to back off).
+                retry = max(retry, min(exc.retry_after, opts.max_backoff))
             if isinstance(exc, Unauthenticated) and exc.reason == REAUTH_REQUIRED:
                 retry = opts.reauth_wait
             _log.warning("sync of accounts/%s failed (%s); retry in %.1fs", account, exc, retry)

@@ -222,3 +222,35 @@ def test_replies_the_connector_cannot_read_are_unavailable(suite: GoogleSuite) -
         suite.fake.clear_faults()
     suite.mirror.sync_now(user)
     assert suite.titles(account) == before
+
+
+def test_a_rate_limited_sync_waits_as_long_as_google_asks(suite: GoogleSuite) -> None:
+    account, user = suite.account()
+    suite.insert(user, google_event("kept@example.com", "Kept"))
+    suite.mirror.sync_now(user)
+    cursor = suite.latest(account)
+    suite.insert(user, google_event("later@example.com", "Later"))
+    suite.fake.fail(429, "rateLimitExceeded", count=1000, methods={"events.list"})
+    asked = time.time()
+    suite.almanac.accounts().SyncAccount(acc_pb.SyncAccountRequest(name=account.name))
+
+    def limited() -> acc_pb.SyncState:
+        state = (
+            suite.almanac.accounts()
+            .GetAccount(acc_pb.GetAccountRequest(name=account.name))
+            .sync_state
+        )
+        assert state.last_attempt_time.seconds >= int(asked), state
+        assert state.last_error_reason == "UPSTREAM_RATE_LIMITED", state
+        return state
+
+    try:
+        state = eventually(limited, 15, "the sync to give up on the storm")
+        # Not every 0.4 s interval: the 30 s Google's storm earns (no Retry-After sent).
+        assert state.next_sync_time.seconds >= int(asked) + 25
+        assert suite.titles(account) == {"kept@example.com": "Kept"}
+        assert suite.log(account, cursor) == []
+    finally:
+        suite.fake.clear_faults()
+    suite.mirror.sync_now(user)
+    assert suite.titles(account) == {"kept@example.com": "Kept", "later@example.com": "Later"}

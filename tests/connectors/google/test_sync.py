@@ -168,6 +168,11 @@ def test_recurring_series_from_google(suite: GoogleSuite) -> None:
     # The holiday is all-day, the series keeps its zone (09:00 local across DST).
     weekly = next(e for e in suite.instances(account) if e.display_name == "Weekly")
     assert weekly.start.time_zone == "Europe/Berlin"
+    # The whole series deleted: tombstones with bare ids remove it from the mirror.
+    suite.delete(user, master["id"])
+    suite.mirror.sync_now(user)
+    assert suite.titles(account) == {"holiday@example.com": "Holiday"}
+    assert [e.display_name for e in suite.instances(account)] == ["Holiday"]
 
 
 def _when(value: object) -> str:

@@ -29,6 +29,7 @@ SCENARIO_MODULES = (
     "bench.availability",
     "bench.mirror",
     "bench.gateway",
+    "bench.google",
 )
 for _module in SCENARIO_MODULES:
     importlib.import_module(_module)

@@ -32,12 +32,19 @@ from connectors.base import ALL_CAPABILITIES, Capability
 from connectors.errors import FailedPrecondition
 
 __all__ = [
+    "REAUTH_REQUIRED",
     "ChangeBatch",
     "RemoteBackend",
     "RemoteCalendar",
     "RemoteItem",
     "SyncTokenExpired",
 ]
+
+
+# The reason of an Unauthenticated that only a new consent (new credentials)
+# cures, such as a revoked OAuth grant: the sync worker stops pulling the
+# account until its settings change instead of retrying every few minutes.
+REAUTH_REQUIRED = "ACCOUNT_REAUTH_REQUIRED"
 
 
 class SyncTokenExpired(FailedPrecondition):

@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from connectors.base import WriteContext
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, RateLimited, Unauthenticated, Unavailable
 from connectors.local.events.writes import EventTx
-from connectors.remote import RemoteBackend, SyncTokenExpired
+from connectors.remote import REAUTH_REQUIRED, RemoteBackend, SyncTokenExpired
 from connectors.store import Store, Transaction
 from connectors.store.rows import now_us
 
@@ -41,6 +41,9 @@ class SyncOptions:
     lease: float = 60.0  # how long a lease lasts without renewal
     max_backoff: float = 900.0
     concurrency: int = 4  # accounts one worker syncs at once
+    # An account whose upstream wants a new consent waits this long, or until
+    # its settings change (UpdateAccount asks for a sync then).
+    reauth_wait: float = 86400.0
 
 
 class SyncWorker:
@@ -106,6 +109,11 @@ class SyncWorker:
         except ConnectorError as exc:
             failures = await ledger.failures(self.store, account)
             retry = min(opts.max_backoff, opts.interval, 2.0**failures) * random.uniform(1, 1.25)
+            if isinstance(exc, RateLimited | Unavailable) and exc.retry_after:
+                # The upstream said when (Google asks clients to back off).
+                retry = max(retry, min(exc.retry_after, opts.max_backoff))
+            if isinstance(exc, Unauthenticated) and exc.reason == REAUTH_REQUIRED:
+                retry = opts.reauth_wait
             _log.warning("sync of accounts/%s failed (%s); retry in %.1fs", account, exc, retry)
             await ledger.record_failure(self.store, account, owner, exc, retry)
         finally:

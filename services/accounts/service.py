@@ -175,6 +175,9 @@ class AccountService(acc_grpc.AccountServiceServicer):
             request.account.etag,
             WriteContext(principal().token_id),
         )
+        if "settings" in paths and updated.connector != acc_pb.CONNECTOR_TYPE_LOCAL:
+            # New credentials end a wait for them (a revoked grant stops the sync).
+            await self.rt.connectors.request_sync(updated)
         return await self._shown(updated)
 
     async def DeleteAccount(

@@ -1,5 +1,12 @@
 """Fixtures of the connector tests: each connector's contract-suite target."""
 
+from tests.connectors.google.targets import google_suite, google_target
 from tests.connectors.targets import local_target, mirror_suite, reference_target
 
-__all__ = ["local_target", "mirror_suite", "reference_target"]
+__all__ = [
+    "google_suite",
+    "google_target",
+    "local_target",
+    "mirror_suite",
+    "reference_target",
+]

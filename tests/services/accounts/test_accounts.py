@@ -10,6 +10,7 @@ from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from google.protobuf import field_mask_pb2
 
+from tests.connectors.google.fake import FakeGoogle
 from tests.helpers import (
     Almanac,
     TestAccount,
@@ -345,18 +346,26 @@ def test_caldav_password_is_never_returned(almanac: Almanac) -> None:
 
 def test_oauth_secrets_are_never_returned(almanac: Almanac) -> None:
     secret, refresh = "cs-" + uuid.uuid4().hex, "rt-" + uuid.uuid4().hex
-    created = almanac.accounts().CreateAccount(
-        acc_pb.CreateAccountRequest(
-            account=acc_pb.Account(
-                connector=acc_pb.CONNECTOR_TYPE_GOOGLE,
-                settings=acc_pb.ConnectorSettings(
-                    google=acc_pb.GoogleSettings(
-                        client_id="cid", client_secret=secret, refresh_token=refresh
-                    )
-                ),
+    # CreateAccount checks the credentials with Google: here, the tests' fake.
+    google = FakeGoogle().start()
+    try:
+        google.add_user("owner")
+        google.refresh_tokens[refresh] = ("owner", "cid", secret)
+        created = almanac.accounts().CreateAccount(
+            acc_pb.CreateAccountRequest(
+                account=acc_pb.Account(
+                    connector=acc_pb.CONNECTOR_TYPE_GOOGLE,
+                    settings=acc_pb.ConnectorSettings(
+                        google=acc_pb.GoogleSettings(
+                            client_id="cid", client_secret=secret, refresh_token=refresh,
+                            api_base_url=google.url, token_url=google.token_url,
+                        )
+                    ),
+                )
             )
-        )
-    )
+        )  # fmt: skip
+    finally:
+        google.stop()
     got = almanac.accounts().GetAccount(acc_pb.GetAccountRequest(name=created.name))
     for account in (created, got):
         assert account.settings.google.client_id == "cid"

@@ -1,5 +1,13 @@
 """Fixtures of the connector tests: each connector's contract-suite target."""
 
+from tests.connectors.graph.targets import fake_graph, graph_clean, graph_target
 from tests.connectors.targets import local_target, mirror_suite, reference_target
 
-__all__ = ["local_target", "mirror_suite", "reference_target"]
+__all__ = [
+    "fake_graph",
+    "graph_clean",
+    "graph_target",
+    "local_target",
+    "mirror_suite",
+    "reference_target",
+]

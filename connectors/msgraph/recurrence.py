@@ -16,6 +16,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from dateutil.rrule import rrulestr
+
 from connectors.errors import InvalidArgument
 from connectors.recurrence.rules import (
     Freq,
@@ -24,6 +26,7 @@ from connectors.recurrence.rules import (
     WeekdayNum,
     format_rrule,
     parse_rrule,
+    strip_prefix,
 )
 
 __all__ = ["DAYS", "INDEXES", "from_graph", "to_graph"]
@@ -69,7 +72,24 @@ def to_graph(
         raise InvalidArgument(violations=[(_FIELD, str(exc))]) from exc
     day = start.date() if isinstance(start, datetime) else start
     pattern = _pattern(spec, day)
+    _check_first(rrules[0], start)
     return {"pattern": pattern, "range": _range(spec, start, time_zone)}
+
+
+def _check_first(rule: str, start: date | datetime) -> None:
+    """RFC 5545 counts DTSTART as an instance even off the rule; Graph starts on
+    the first day the pattern matches, so such a series would lose its first."""
+    wall = start if isinstance(start, datetime) else datetime.combine(start, time())
+    wall = wall.replace(tzinfo=None)
+    text = strip_prefix(rule).split(";")
+    kept = ";".join(p for p in text if not p.upper().startswith(("UNTIL=", "COUNT=")))
+    first = rrulestr(kept, dtstart=wall).after(wall, inc=True)
+    if first != wall:
+        raise InvalidArgument(
+            violations=[("event.start", "not an instance of its RRULE; a Microsoft Graph"
+                         " series starts on its first instance")],
+            reason="RECURRENCE_NOT_SUPPORTED_BY_UPSTREAM",
+        )
 
 
 def _pattern(spec: RuleSpec, day: date) -> dict[str, Any]:

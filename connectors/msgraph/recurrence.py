@@ -86,8 +86,13 @@ def _check_first(rule: str, start: date | datetime) -> None:
     first = rrulestr(kept, dtstart=wall).after(wall, inc=True)
     if first != wall:
         raise InvalidArgument(
-            violations=[("event.start", "not an instance of its RRULE; a Microsoft Graph"
-                         " series starts on its first instance")],
+            violations=[
+                (
+                    "event.start",
+                    "not an instance of its RRULE; a Microsoft Graph"
+                    " series starts on its first instance",
+                )
+            ],
             reason="RECURRENCE_NOT_SUPPORTED_BY_UPSTREAM",
         )
 

@@ -4,7 +4,7 @@ A round's state is the view it last showed (instance id -> changeKey). A
 later call compares the view of now with it: new or changed instances come
 whole, vanished ones as ``@removed``. Pages follow ``@odata.nextLink``
 (``$skiptoken``), the last page has ``@odata.deltaLink`` (``$deltatoken``).
-Page size: ``Prefer: odata.maxpagesize`` (else the fake's ``page_size``). An
+Page size: ``Prefer: odata.maxpagesize``, at most the fake's ``page_size``. An
 unknown token (``expire_tokens``) answers 410 with ``syncStateNotFound``
 and a ``Location`` with an empty ``$deltatoken``, as documented.
 """
@@ -32,7 +32,8 @@ def page(
 ) -> Reply:
     link = f"{fake.api_url}/me/calendars/{cal.id}/calendarView/delta"
     size_match = _PAGE.search(str(headers.get("Prefer") or ""))
-    size = int(size_match.group(1)) if size_match else fake.page_size
+    # Graph may send fewer than asked for; the fake's page_size caps it.
+    size = min(int(size_match.group(1)), fake.page_size) if size_match else fake.page_size
     if "$skiptoken" in query:
         pending = box.pages.pop(query["$skiptoken"], None)
         if pending is None:

@@ -1,0 +1,113 @@
+"""The Graph client on its own against the fake: concurrency and Retry-After.
+
+Graph allows 4 concurrent requests per app and mailbox and throttles the
+fifth (the fake does the same); the backend's client never sends a fifth,
+however many calls its callers make at once, and waits out a short
+Retry-After instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+from almanac.v1 import account_service_pb2 as acc_pb
+
+from connectors.msgraph import GraphBackend
+from connectors.remote import SyncTokenExpired
+from tests.connectors.graph.fake import CLIENT_SECRET, FakeGraph
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGraph]:
+    server = FakeGraph().start()
+    yield server
+    server.stop()
+    assert server.violations == []
+
+
+def _backend(fake: FakeGraph, user: str) -> GraphBackend:
+    refresh = fake.add_user(user, calendars=1)
+    settings = acc_pb.MicrosoftGraphSettings(
+        tenant="contoso",
+        client_id="app",
+        client_secret=CLIENT_SECRET,
+        refresh_token=refresh,
+        api_base_url=fake.api_url,
+        token_url=fake.token_url(),
+    )
+    return GraphBackend(
+        acc_pb.Account(
+            connector=acc_pb.CONNECTOR_TYPE_MICROSOFT_GRAPH,
+            settings=acc_pb.ConnectorSettings(microsoft_graph=settings),
+        )
+    )
+
+
+async def test_never_more_than_four_requests_at_once(fake: FakeGraph) -> None:
+    backend = _backend(fake, "busy")
+    fake.latency = 0.1
+    try:
+        started = time.monotonic()
+        got = await asyncio.gather(*(backend.list_calendars() for _ in range(12)))
+        elapsed = time.monotonic() - started
+    finally:
+        await backend.aclose()
+    assert all(len(c) == 1 for c in got)
+    assert fake.peak["busy"] == 4
+    assert fake.throttled == []
+    assert elapsed >= 0.3  # 12 requests, 4 at a time, 0.1 s each
+
+
+async def test_retry_after_is_honoured(fake: FakeGraph) -> None:
+    backend = _backend(fake, "slow")
+    try:
+        await backend.list_calendars()
+        fake.throttle(1, status=503, retry_after=0.5)
+        started = time.monotonic()
+        await backend.list_calendars()
+        assert time.monotonic() - started >= 0.5
+    finally:
+        await backend.aclose()
+    assert fake.throttled == [("slow", 503)]
+
+
+async def test_an_expired_delta_token_is_sync_token_expired(fake: FakeGraph) -> None:
+    backend = _backend(fake, "stale")
+    calendar = fake.default_calendar("stale")
+    try:
+        first = await backend.changes(calendar, "")
+        assert not first.more and first.items == []
+        fake.expire_tokens("stale")
+        with pytest.raises(SyncTokenExpired):
+            await backend.changes(calendar, first.token)
+    finally:
+        await backend.aclose()
+
+
+async def test_delta_pages_follow_next_links(fake: FakeGraph) -> None:
+    backend = _backend(fake, "many")
+    calendar = fake.default_calendar("many")
+    fake.page_size = 3
+    for day in range(1, 8):
+        wall = f"2026-12-{day + 1:02d}T09:00:00.0000000"
+        end = f"2026-12-{day + 1:02d}T10:00:00.0000000"
+        fake.call(
+            "many",
+            "POST",
+            f"calendars/{calendar}/events",
+            {
+                "subject": f"E{day}",
+                "start": {"dateTime": wall, "timeZone": "UTC"},
+                "end": {"dateTime": end, "timeZone": "UTC"},
+            },
+        )
+    try:
+        items = await backend.list_items(calendar)
+    finally:
+        await backend.aclose()
+    assert sorted(i.events[0].display_name for i in items) == [f"E{d}" for d in range(1, 8)]
+    pages = [p for _, _, p in fake.requests if p.endswith("calendarView/delta")]
+    assert len(pages) == 3

@@ -43,6 +43,8 @@ class _Fault:
     status: int
     count: int
     retry_after: float
+    user: str | None  # None: any mailbox
+    methods: frozenset[str]  # empty: any method
 
 
 class FakeGraph:
@@ -148,13 +150,25 @@ class FakeGraph:
             for token in [t for t, u in self.access.items() if u == user]:
                 del self.access[token]
 
-    def throttle(self, count: int, status: int = 429, retry_after: float = 1.0) -> None:
+    def throttle(
+        self,
+        count: int,
+        status: int = 429,
+        retry_after: float = 1.0,
+        user: str | None = None,
+        methods: frozenset[str] = frozenset(),
+    ) -> None:
+        """Answer the next ``count`` matching requests with ``status`` and Retry-After."""
         with self.lock:
-            self.faults.append(_Fault(status, count, retry_after))
+            self.faults.append(_Fault(status, count, retry_after, user, methods))
 
-    def take_fault(self) -> _Fault | None:
+    def take_fault(self, user: str, method: str) -> _Fault | None:
         with self.lock:
             for fault in self.faults:
+                if fault.user not in (None, user) or (
+                    fault.methods and method not in fault.methods
+                ):
+                    continue
                 if fault.count > 0:
                     fault.count -= 1
                     return fault

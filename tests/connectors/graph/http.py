@@ -108,7 +108,7 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
                         _error("ApplicationThrottled", "MailboxConcurrency limit"),
                         {"Retry-After": "1"},
                     )
-                fault = fake.take_fault()
+                fault = fake.take_fault(user, self.command)
                 if fault is not None:
                     fake.throttled.append((user, fault.status))
                     return (

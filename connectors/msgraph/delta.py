@@ -104,7 +104,10 @@ class DeltaTracker:
                 else:
                     masters.add(main)  # an occurrence went: re-read its series
                 continue
-            if raw.get("seriesMasterId"):
+            if raw.get("type") == "seriesMaster":  # not sent by v1.0 today, but read whole
+                masters.add(event_id)
+                self._ids[event_id] = (item_uid(raw), event_id)
+            elif raw.get("seriesMasterId"):
                 masters.add(str(raw["seriesMasterId"]))
                 self._ids[event_id] = (item_uid(raw), str(raw["seriesMasterId"]))
             else:

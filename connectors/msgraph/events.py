@@ -8,6 +8,7 @@ refused with a violation naming the field rather than dropped.
 from __future__ import annotations
 
 from datetime import date, datetime
+from html.parser import HTMLParser
 from typing import Any, Final
 
 from almanac.v1 import common_pb2
@@ -80,6 +81,17 @@ def to_graph(event: ev_pb.Event) -> dict[str, Any]:
     if event.organizer.email:
         out["organizer"] = {"emailAddress": _address(event.organizer)}
     if event.recurrence.rrules or event.recurrence.rdates:
+        if start["timeZone"] == "UTC" and event.start.time_zone not in ("", "UTC", "Etc/UTC"):
+            raise InvalidArgument(
+                violations=[
+                    (
+                        "event.start.time_zone",
+                        "no Windows time zone has these rules; "
+                        "Microsoft Graph would repeat the series in UTC",
+                    )
+                ],
+                reason="TIME_ZONE_NOT_SUPPORTED_BY_UPSTREAM",
+            )
         out["recurrence"] = recurrence.to_graph(
             list(event.recurrence.rrules),
             bool(event.recurrence.rdates),
@@ -141,7 +153,7 @@ def from_graph(raw: dict[str, Any], uid: str, zone: str) -> ev_pb.Event:
     event = ev_pb.Event(
         ical_uid=uid,
         display_name=str(raw.get("subject") or ""),
-        description=str((raw.get("body") or {}).get("content") or ""),
+        description=_text(raw.get("body") or {}),
         location=str((raw.get("location") or {}).get("displayName") or ""),
         start=read_time(raw.get("start"), all_day, zone),
         end=read_time(raw.get("end"), all_day, zone),
@@ -167,6 +179,38 @@ def from_graph(raw: dict[str, Any], uid: str, zone: str) -> ev_pb.Event:
     if raw.get("originalStart") and raw.get("type") in ("exception", "occurrence"):
         event.original_start.CopyFrom(_original_start(str(raw["originalStart"]), all_day, zone))
     return event
+
+
+class _Text(HTMLParser):
+    """The text of an HTML body (Outlook writes HTML): blocks become new lines."""
+
+    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._skip += tag in ("style", "script", "head")
+        if tag in self._BLOCKS and self.parts and not self.parts[-1].endswith("\n"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._skip -= tag in ("style", "script", "head") and self._skip > 0
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _text(body: dict[str, Any]) -> str:
+    content = str(body.get("content") or "")
+    if str(body.get("contentType")) != "html":
+        return content
+    parser = _Text()
+    parser.feed(content)
+    return "".join(parser.parts).strip()
 
 
 def _attendee_in(raw: dict[str, Any]) -> ev_pb.Attendee:

@@ -12,8 +12,10 @@ masters: a changed occurrence or exception means its master is read again
 with its exceptions (one item per series). ``@removed`` entries carry only a
 Graph id, so the tracker remembers which item each id it has seen belongs to.
 An id it never saw is an event outside the window (Graph sends those too)
-while the tracker follows its own chain of tokens; on a token another process
-or an earlier run produced, it cannot tell, and asks for a full resync.
+while the tracker follows its own chain of tokens from a full listing of its
+own; otherwise (a token another process or an earlier run produced) it cannot
+tell, and asks for a full resync, which costs the mirror little: items whose
+etags it has are skipped.
 Replays of a change are harmless: the mirror skips an item whose etag it has.
 """
 
@@ -44,10 +46,13 @@ class DeltaTracker:
         # Graph event id -> (item UID, Graph id of the item's main event)
         self._ids: dict[str, tuple[str, str]] = {}
         self._issued: dict[str, str] = {}  # calendar -> the token this tracker handed out
+        # Calendars this tracker listed in full: it has seen every id of their window.
+        self._listed: set[str] = set()
 
     async def changes(self, remote_id: str, token: str) -> ChangeBatch:
         now = datetime.now(UTC)
         if not token:
+            self._listed.add(remote_id)
             start = now - PAST
             window = f"{format_graph(start)}|"
             url = f"me/calendars/{remote_id}/calendarView/delta"
@@ -62,7 +67,9 @@ class DeltaTracker:
             started = datetime.fromisoformat(window[:19]).replace(tzinfo=UTC)
             if now - PAST - started > ROLL_AFTER:
                 raise SyncTokenExpired("the sync window moved on", reason="SYNC_TOKEN_EXPIRED")
-        own_chain = not token or self._issued.get(remote_id) == token
+        own_chain = not token or (
+            remote_id in self._listed and self._issued.get(remote_id) == token
+        )
         _, page, _ = await self._client.call(
             "GET",
             url,
@@ -90,7 +97,7 @@ class DeltaTracker:
         for raw in values:
             event_id = str(raw["id"])
             if "@removed" in raw:
-                known = self._ids.get(event_id)
+                known = self._ids.pop(event_id, None)
                 if known is None:
                     if not own_chain:
                         raise SyncTokenExpired(

@@ -111,3 +111,58 @@ async def test_delta_pages_follow_next_links(fake: FakeGraph) -> None:
     assert sorted(i.events[0].display_name for i in items) == [f"E{d}" for d in range(1, 8)]
     pages = [p for _, _, p in fake.requests if p.endswith("calendarView/delta")]
     assert len(pages) == 3
+
+
+async def test_a_removal_another_process_saw_the_start_of_means_a_resync(
+    fake: FakeGraph,
+) -> None:
+    """A restarted worker has no map of Graph ids to UIDs: it resyncs rather than guess."""
+    first = _backend(fake, "restart")
+    calendar = fake.default_calendar("restart")
+    _, made = fake.call(
+        "restart",
+        "POST",
+        f"calendars/{calendar}/events",
+        {
+            "subject": "Doomed",
+            "start": {"dateTime": "2026-12-03T09:00:00.0000000", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-12-03T10:00:00.0000000", "timeZone": "UTC"},
+        },
+    )
+    try:
+        listed = await first.changes(calendar, "")
+        assert [i.events[0].display_name for i in listed.items] == ["Doomed"]
+    finally:
+        await first.aclose()
+    settings = first.account.settings.microsoft_graph
+    second = GraphBackend(
+        acc_pb.Account(
+            connector=acc_pb.CONNECTOR_TYPE_MICROSOFT_GRAPH,
+            settings=acc_pb.ConnectorSettings(microsoft_graph=settings),
+        )
+    )
+    try:
+        quiet = await second.changes(calendar, listed.token)  # nothing to place: fine
+        assert quiet.items == [] and quiet.deleted == []
+        fake.call("restart", "DELETE", f"events/{made['id']}")
+        with pytest.raises(SyncTokenExpired):
+            await second.changes(calendar, quiet.token)
+        relisted = await second.changes(calendar, "")
+        assert relisted.items == []
+        fake.call(
+            "restart",
+            "POST",
+            f"calendars/{calendar}/events",
+            {
+                "subject": "Next",
+                "start": {"dateTime": "2026-12-04T09:00:00.0000000", "timeZone": "UTC"},
+                "end": {"dateTime": "2026-12-04T10:00:00.0000000", "timeZone": "UTC"},
+            },
+        )
+        added = await second.changes(calendar, relisted.token)
+        (item,) = added.items
+        fake.call("restart", "DELETE", f"events/{item.etag.split(' ')[0]}")
+        removed = await second.changes(calendar, added.token)
+        assert removed.deleted == [item.uid]
+    finally:
+        await second.aclose()

@@ -9,8 +9,10 @@ makes exceptions only out of occurrences. Change sync is in :mod:`.delta`.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import calendar_service_pb2 as cal_pb
@@ -31,6 +33,28 @@ from .times import format_graph
 __all__ = ["GraphBackend"]
 
 _EXPAND = {"$expand": "exceptionOccurrences"}
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _readable(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """An answer this connector cannot read (not JSON, a member missing or of
+    another type) is the upstream failing, never an internal error."""
+
+    @functools.wraps(method)
+    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except errors.ConnectorError:
+            raise
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise errors.Unavailable(
+                f"Microsoft Graph sent an answer this connector cannot read ({type(exc).__name__})",
+                reason="UPSTREAM_MALFORMED_RESPONSE",
+                retry_after=30.0,
+            ) from exc
+
+    return wrapped
 
 
 class GraphBackend(RemoteBackend):
@@ -48,9 +72,11 @@ class GraphBackend(RemoteBackend):
 
     # -- calendars -------------------------------------------------------------
 
+    @_readable
     async def list_calendars(self) -> list[RemoteCalendar]:
         return [remote_calendar(c) for c in await self._pages("me/calendars")]
 
+    @_readable
     async def create_calendar(self, calendar: cal_pb.Calendar) -> RemoteCalendar:
         _, made, _ = await self.client.call(
             "POST", "me/calendars", json=calendar_body(calendar, creating=True)
@@ -65,6 +91,7 @@ class GraphBackend(RemoteBackend):
                 "the calendar changed in Microsoft Graph", reason="UPSTREAM_ETAG_MISMATCH"
             )
 
+    @_readable
     async def update_calendar(
         self, remote_id: str, calendar: cal_pb.Calendar, etag: str
     ) -> RemoteCalendar:
@@ -74,12 +101,14 @@ class GraphBackend(RemoteBackend):
         )
         return remote_calendar(made)
 
+    @_readable
     async def delete_calendar(self, remote_id: str, etag: str) -> None:
         await self._check_calendar(remote_id, etag)
         await self.client.call("DELETE", f"me/calendars/{remote_id}")
 
     # -- items -----------------------------------------------------------------
 
+    @_readable
     async def list_items(self, remote_id: str) -> list[RemoteItem]:
         token, found = "", []
         while True:
@@ -89,6 +118,7 @@ class GraphBackend(RemoteBackend):
             if not batch.more:
                 return found
 
+    @_readable
     async def changes(self, remote_id: str, token: str) -> ChangeBatch:
         return await self._delta.changes(remote_id, token)
 
@@ -117,6 +147,7 @@ class GraphBackend(RemoteBackend):
             )
         return parsed, raw
 
+    @_readable
     async def put_item(self, remote_id: str, item: RemoteItem, etag: str | None) -> str:
         main = next((e for e in item.events if not e.HasField("original_start")), item.events[0])
         body = events.to_graph(main)
@@ -174,6 +205,7 @@ class GraphBackend(RemoteBackend):
                 return raw
         return None
 
+    @_readable
     async def delete_item(self, remote_id: str, uid: str, etag: str) -> None:
         _, current = await self._current(etag)
         await self.client.call(

@@ -45,6 +45,7 @@ class _Fault:
     retry_after: float
     user: str | None  # None: any mailbox
     methods: frozenset[str]  # empty: any method
+    body: bytes | None = None  # a 200 answer with this body instead (a garbled one)
 
 
 class FakeGraph:
@@ -161,6 +162,11 @@ class FakeGraph:
         """Answer the next ``count`` matching requests with ``status`` and Retry-After."""
         with self.lock:
             self.faults.append(_Fault(status, count, retry_after, user, methods))
+
+    def garble(self, count: int, body: bytes, user: str, methods: frozenset[str]) -> None:
+        """Answer the next ``count`` matching requests 200 with ``body``, unprocessed."""
+        with self.lock:
+            self.faults.append(_Fault(200, count, 0.0, user, methods, body))
 
     def take_fault(self, user: str, method: str) -> _Fault | None:
         with self.lock:

@@ -24,6 +24,13 @@ def serve(fake: FakeGraph) -> tuple[ThreadingHTTPServer, threading.Thread]:
     return server, threading.Thread(target=server.serve_forever, daemon=True)
 
 
+class _Raw:
+    """A body sent as it is (garbled on purpose)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
@@ -109,6 +116,8 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
                         {"Retry-After": "1"},
                     )
                 fault = fake.take_fault(user, self.command)
+                if fault is not None and fault.body is not None:
+                    return 200, _Raw(fault.body), {}
                 if fault is not None:
                     fake.throttled.append((user, fault.status))
                     return (
@@ -130,7 +139,10 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
                     fake.in_flight[user] -= 1
 
         def _reply(self, status: int, payload: Any, extra: dict[str, str]) -> None:
-            data = b"" if payload is None else json.dumps(payload).encode()
+            if isinstance(payload, _Raw):
+                data = payload.body
+            else:
+                data = b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
             for key, value in extra.items():
                 self.send_header(key, value)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from almanac.v1 import account_service_pb2 as acc_pb
 
+from connectors.errors import Unavailable
 from connectors.msgraph import GraphBackend
 from connectors.remote import SyncTokenExpired
 from tests.connectors.graph.fake import CLIENT_SECRET, FakeGraph
@@ -166,3 +167,24 @@ async def test_a_removal_another_process_saw_the_start_of_means_a_resync(
         assert removed.deleted == [item.uid]
     finally:
         await second.aclose()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>proxy error</html>", b'{"value": [{"name": "no id"}]}', b'{"value": 7}', b"[]"],
+)
+async def test_an_unreadable_answer_is_unavailable_not_internal(
+    fake: FakeGraph, body: bytes
+) -> None:
+    backend = _backend(fake, "garbled")
+    calendar = fake.default_calendar("garbled")
+    try:
+        fake.garble(2, body, "garbled", frozenset({"GET"}))
+        with pytest.raises(Unavailable) as caught:
+            await backend.list_calendars()
+        assert caught.value.reason == "UPSTREAM_MALFORMED_RESPONSE"
+        with pytest.raises(Unavailable):
+            await backend.changes(calendar, "")
+        assert [c.remote_id for c in await backend.list_calendars()] == [calendar]
+    finally:
+        await backend.aclose()

@@ -63,6 +63,13 @@ def series_zone(raw: dict[str, Any]) -> str:
 
 def to_graph(event: ev_pb.Event) -> dict[str, Any]:
     """The Graph body of an event (a single event, master or exception)."""
+    if event.status == ev_pb.EVENT_STATUS_CANCELLED:
+        # Graph's isCancelled is read-only: only the organizer's cancel action
+        # (which mails every attendee) sets it; a cancelled instance is deleted instead.
+        raise InvalidArgument(
+            violations=[("event.status", "Microsoft Graph cannot store a cancelled event")],
+            reason="STATUS_NOT_SUPPORTED_BY_UPSTREAM",
+        )
     start, local = write_time(event.start, "event.start")
     end, _ = write_time(event.end, "event.end")
     out: dict[str, Any] = {

@@ -92,3 +92,21 @@ def test_what_graph_cannot_hold_is_refused(event: ev_pb.Event, field: str) -> No
     with pytest.raises(InvalidArgument) as caught:
         events.to_graph(event)
     assert caught.value.violations[0][0] == field
+
+
+def test_all_day_events_are_dates_at_midnight_both_ways() -> None:
+    from tests.services.events.support import day
+
+    event = ev_pb.Event(display_name="Holiday", start=day(2026, 12, 24), end=day(2026, 12, 26))
+    body = events.to_graph(event)
+    assert body["isAllDay"] is True
+    assert body["start"] == {"dateTime": "2026-12-24T00:00:00.0000000", "timeZone": "UTC"}
+    assert body["end"]["dateTime"].startswith("2026-12-26T00:00:00")
+    read = events.from_graph({**body, "id": "1"}, "u", "Europe/Berlin")
+    assert (read.start, read.end) == (day(2026, 12, 24), day(2026, 12, 26))
+
+
+def test_a_cancelled_event_is_refused() -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        events.to_graph(_event(status=ev_pb.EVENT_STATUS_CANCELLED))
+    assert caught.value.violations[0][0] == "event.status"

@@ -34,6 +34,14 @@ def page(
     size_match = _PAGE.search(str(headers.get("Prefer") or ""))
     # Graph may send fewer than asked for; the fake's page_size caps it.
     size = min(int(size_match.group(1)), fake.page_size) if size_match else fake.page_size
+    tokens = {"$skiptoken", "$deltatoken"} & set(query)
+    extra = set(query) - tokens - (set() if tokens else {"startDateTime", "endDateTime"})
+    if extra or len(tokens) > 1:
+        # event-delta.md: query parameters go in the first call only, and
+        # $select, $expand, $filter, $orderby and $search are not supported.
+        problem = f"calendarView/delta: unexpected query {sorted(extra | tokens)}"
+        fake.note(problem)
+        return 400, {"error": {"code": "ErrorInvalidUrlQuery", "message": problem}}, {}
     if "$skiptoken" in query:
         pending = box.pages.pop(query["$skiptoken"], None)
         if pending is None:

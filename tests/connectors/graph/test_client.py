@@ -188,3 +188,32 @@ async def test_an_unreadable_answer_is_unavailable_not_internal(
         assert [c.remote_id for c in await backend.list_calendars()] == [calendar]
     finally:
         await backend.aclose()
+
+
+def test_the_fake_refuses_what_graph_refuses(fake: FakeGraph) -> None:
+    """The fake is only a good oracle if it fails where Graph does."""
+    fake.add_user("strict")
+    calendar = fake.default_calendar("strict")
+    bad: list[dict[str, object]] = [
+        {"subject": 5},
+        {"subject": "x", "showAs": "away"},
+        {"subject": "x", "colour": "red"},
+        {"subject": "x", "start": {"dateTime": "2026-12-01 09:00", "timeZone": "UTC"},
+         "end": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"}},
+        {"subject": "x", "start": {"dateTime": "2026-12-01T09:00:00", "timeZone": "Mars/Base"},
+         "end": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"}},
+        {"subject": "x", "start": {"dateTime": "2026-12-01T09:00:00", "timeZone": "UTC"},
+         "end": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"},
+         "recurrence": {"pattern": {"type": "weekly", "interval": 1},
+                        "range": {"type": "noEnd", "startDate": "2026-12-01"}}},
+        {"subject": "x", "start": {"dateTime": "2026-12-01T09:00:00", "timeZone": "UTC"},
+         "end": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"},
+         "recurrence": {"pattern": {"type": "daily", "interval": 1},
+                        "range": {"type": "noEnd", "startDate": "2026-12-02"}}},
+        {"subject": "x", "iCalUId": "mine"},
+    ]  # fmt: skip
+    for body in bad:
+        status, answer = fake.call("strict", "POST", f"calendars/{calendar}/events", body)
+        assert status == 400, (body, answer)
+    assert len(fake.violations) >= len(bad)
+    fake.violations.clear()

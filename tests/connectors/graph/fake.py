@@ -28,6 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.connectors.graph import api
 from tests.connectors.graph.http import serve
@@ -112,13 +113,14 @@ class FakeGraph:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """Use the API as another client of the mailbox would (no HTTP)."""
+        route, _, query = path.partition("?")
         with self.lock:
             status, payload, _ = api.handle(
                 self,
                 self.mailboxes[user],
                 method,
-                path.strip("/").split("/"),
-                {},
+                route.strip("/").split("/"),
+                {k: v[0] for k, v in parse_qs(query).items()},
                 headers or {},
                 body,
             )

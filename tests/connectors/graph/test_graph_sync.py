@@ -363,3 +363,35 @@ def test_revoked_consent_asks_for_reauthentication(
         ),
     )
     assert refused.reason == "ACCOUNT_REAUTH_REQUIRED"
+
+
+def test_a_series_across_dst_lists_the_same_instants_in_graph_and_almanac(
+    mirror_suite: MirrorSuite, graph_clean: FakeGraph
+) -> None:
+    account = graph_account(mirror_suite, graph_clean)
+    user = _user(account)
+    mirror_suite.almanac.events().CreateEvent(
+        ev_pb.CreateEventRequest(
+            parent=f"{account.name}/calendars/primary",
+            event=ev_pb.Event(
+                display_name="Across",
+                start=at(local("Europe/Berlin", 2026, 10, 23, 9)),
+                end=at(local("Europe/Berlin", 2026, 10, 23, 10)),
+                recurrence=ev_pb.Recurrence(rrules=["FREQ=WEEKLY;BYDAY=FR,MO;COUNT=4"]),
+            ),
+        )
+    )
+    (master,) = graph_clean.events(user)
+    assert master["recurrence"]["pattern"]["daysOfWeek"] == ["monday", "friday"]
+    assert master["recurrence"]["range"]["recurrenceTimeZone"] == "W. Europe Standard Time"
+    status, listed = graph_clean.call(
+        user, "GET", f"events/{master['id']}/instances?startDateTime=2026-10-01T00:00:00"
+        "&endDateTime=2026-12-01T00:00:00",
+        headers={"Prefer": 'outlook.timezone="UTC"'},
+    )  # fmt: skip
+    assert status == 200
+    graph_starts = [i["start"]["dateTime"][:16] for i in listed["value"]]
+    almanac = [e.start.date_time.ToDatetime().strftime("%Y-%m-%dT%H:%M")
+               for e in _list(mirror_suite, account, ev_pb.EXPANSION_INSTANCES)]  # fmt: skip
+    assert graph_starts == almanac == [
+        "2026-10-23T07:00", "2026-10-26T08:00", "2026-10-30T08:00", "2026-11-02T08:00"]  # fmt: skip

@@ -151,6 +151,7 @@ class GraphBackend(RemoteBackend):
     async def put_item(self, remote_id: str, item: RemoteItem, etag: str | None) -> str:
         main = next((e for e in item.events if not e.HasField("original_start")), item.events[0])
         body = events.to_graph(main)
+        current: dict[str, Any] = {}
         if etag is None:
             body["transactionId"] = item.uid
             _, raw, _ = await self.client.call(
@@ -165,28 +166,56 @@ class GraphBackend(RemoteBackend):
                 headers={"If-Match": str(current.get("@odata.etag", ""))},
             )
         if main.recurrence.rrules:
-            await self._exceptions(str(raw["id"]), main, item.events)
+            await self._exceptions(str(raw["id"]), main, item.events, current)
         return (await self._read(str(raw["id"]))).etag
 
     async def _exceptions(
-        self, master_id: str, main: ev_pb.Event, all_events: list[ev_pb.Event]
+        self,
+        master_id: str,
+        main: ev_pb.Event,
+        all_events: list[ev_pb.Event],
+        before: dict[str, Any],
     ) -> None:
-        """Patch the occurrences that are exceptions; delete the EXDATEs."""
-        wanted = [e for e in all_events if e.HasField("original_start")]
-        for exception in wanted:
-            occurrence = await self._occurrence(master_id, exception.original_start)
-            if occurrence is None:
-                continue  # not an occurrence of the series Graph holds
+        """Patch the occurrences that are (new or changed) exceptions; delete the EXDATEs.
+
+        Graph makes an exception only out of an occurrence, and cancels one by
+        deleting it. What Graph already holds (compared through the same
+        mapping) is left alone.
+        """
+        held = {
+            str(raw.get("originalStart", ""))[:19]: events.to_graph(
+                events.from_graph(raw, "", events.series_zone(before))
+            )
+            for raw in before.get("exceptionOccurrences") or []
+            if not raw.get("isCancelled")
+        }
+        cancelled = {
+            str(oid).rsplit(".", 1)[-1] for oid in before.get("cancelledOccurrences") or []
+        }
+        for exception in (e for e in all_events if e.HasField("original_start")):
             if exception.status == ev_pb.EVENT_STATUS_CANCELLED:
-                await self.client.call("DELETE", f"me/events/{occurrence['id']}")
+                await self._cancel(master_id, exception.original_start, cancelled)
                 continue
             body = events.to_graph(exception)
             body.pop("recurrence", None)
-            await self.client.call("PATCH", f"me/events/{occurrence['id']}", json=body)
+            key = _utc_text(exception.original_start)
+            if key in held and {**held[key], "recurrence": None} == {**body, "recurrence": None}:
+                continue
+            occurrence = await self._occurrence(master_id, exception.original_start)
+            if occurrence is not None:  # else not an occurrence of the series Graph holds
+                await self.client.call("PATCH", f"me/events/{occurrence['id']}", json=body)
         for exdate in main.recurrence.exdates:
-            occurrence = await self._occurrence(master_id, exdate)
-            if occurrence is not None:
-                await self.client.call("DELETE", f"me/events/{occurrence['id']}")
+            await self._cancel(master_id, exdate, cancelled)
+
+    async def _cancel(
+        self, master_id: str, original: common_pb2.EventTime, cancelled: set[str]
+    ) -> None:
+        value = from_proto(original)
+        if _series_day(value) in cancelled:
+            return
+        occurrence = await self._occurrence(master_id, original)
+        if occurrence is not None:
+            await self.client.call("DELETE", f"me/events/{occurrence['id']}")
 
     async def _occurrence(
         self, master_id: str, original: common_pb2.EventTime
@@ -222,6 +251,19 @@ class GraphBackend(RemoteBackend):
             found += page.get("value", [])
             url = page.get("@odata.nextLink")
         return found
+
+
+def _utc_text(original: common_pb2.EventTime) -> str:
+    """An original start as Graph's ``originalStart`` begins (UTC, to the second)."""
+    value = from_proto(original)
+    if not isinstance(value, datetime):
+        return f"{value.isoformat()}T00:00:00"
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _series_day(value: date | datetime) -> str:
+    """The day of an occurrence in its series' zone, as ``cancelledOccurrences`` names it."""
+    return (value.date() if isinstance(value, datetime) else value).isoformat()
 
 
 def _same_original(raw: dict[str, Any], value: date | datetime) -> bool:

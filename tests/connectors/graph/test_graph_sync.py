@@ -219,11 +219,16 @@ def test_series_with_exceptions_both_ways(
             scope=ev_pb.RECURRENCE_SCOPE_THIS_INSTANCE,
         )
     )
+    before = len(graph_clean.requests)
     events.DeleteEvent(
         ev_pb.DeleteEventRequest(
             name=f"{series.name}_20261130T170000Z", scope=ev_pb.RECURRENCE_SCOPE_THIS_INSTANCE
         )
     )
+    writes = [(m, p) for u, m, p in graph_clean.requests[before:] if u == user and m != "GET"]
+    # The master (new EXDATE) and the one occurrence; the held exceptions are left alone.
+    assert writes == [("PATCH", f"events/{master['id']}"),
+                      ("DELETE", f"events/{master['id']}_20261130")]  # fmt: skip
     (stored,) = graph_clean.events(user)
     assert sorted(e["subject"] for e in stored["_exceptions"]) == ["Moved", "Standup!"]
     assert sorted(stored["cancelledOccurrences"]) == [

@@ -151,7 +151,7 @@ class GraphBackend(RemoteBackend):
     async def put_item(self, remote_id: str, item: RemoteItem, etag: str | None) -> str:
         main = next((e for e in item.events if not e.HasField("original_start")), item.events[0])
         body = events.to_graph(main)
-        current: dict[str, Any] = {}
+        held: dict[str, Any] = {}  # the series as Graph holds it, if it keeps its exceptions
         if etag is None:
             body["transactionId"] = item.uid
             _, raw, _ = await self.client.call(
@@ -159,6 +159,10 @@ class GraphBackend(RemoteBackend):
             )
         else:
             _, current = await self._current(etag)
+            if not _reshaped(current, body):  # leave the series' shape as Graph has it
+                body = {k: v for k, v in body.items() if k not in _SHAPE}
+                held = current
+            # else Exchange drops the exceptions with the old shape: all are sent again
             _, raw, _ = await self.client.call(
                 "PATCH",
                 f"me/events/{current['id']}",
@@ -166,7 +170,7 @@ class GraphBackend(RemoteBackend):
                 headers={"If-Match": str(current.get("@odata.etag", ""))},
             )
         if main.recurrence.rrules:
-            await self._exceptions(str(raw["id"]), main, item.events, current)
+            await self._exceptions(str(raw["id"]), main, item.events, held)
         return (await self._read(str(raw["id"]))).etag
 
     async def _exceptions(
@@ -251,6 +255,29 @@ class GraphBackend(RemoteBackend):
             found += page.get("value", [])
             url = page.get("@odata.nextLink")
         return found
+
+
+_SHAPE = ("start", "end", "isAllDay", "recurrence")
+
+
+def _reshaped(before: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether a PATCH changes the series' times or pattern, which makes
+    Exchange drop every exception and cancellation of the series."""
+    try:
+        old = events.to_graph(events.from_graph(before, "", events.series_zone(before)))
+    except errors.ConnectorError:
+        return True
+    return any(_shape(old, k) != _shape(body, k) for k in _SHAPE)
+
+
+def _shape(body: dict[str, Any], key: str) -> Any:
+    value = body.get(key)
+    if key != "recurrence" or not value:
+        return value
+    pattern = dict(value["pattern"])
+    if pattern.get("interval") == 1 or pattern.get("type") != "weekly":
+        pattern.pop("firstDayOfWeek", None)  # only says where a multi-week interval starts
+    return {**value, "pattern": pattern}
 
 
 def _utc_text(original: common_pb2.EventTime) -> str:

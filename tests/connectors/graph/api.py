@@ -39,6 +39,7 @@ _REQUIRED = {
     "absoluteYearly": ("dayOfMonth", "month"),
     "relativeYearly": ("daysOfWeek", "month"),
 }
+_SHAPE = ("start", "end", "isAllDay", "recurrence")
 _SERVER_SET = (
     "id",
     "changeKey",
@@ -291,7 +292,13 @@ def _event(
         return problem
     if day is not None:
         return _patch_occurrence(main, current, day, body)
+    reshaped = any(k in body and body[k] != main.get(k) for k in _SHAPE)
     main.update(body)
+    if reshaped and main.get("type") == "seriesMaster":
+        # Exchange: a new pattern or new times drop the series' exceptions and
+        # cancellations (Outlook warns "any exceptions ... will be lost").
+        main["_exceptions"].clear()
+        main["cancelledOccurrences"] = []
     if "start" in body:
         main["originalStartTimeZone"] = body["start"].get("timeZone") or "UTC"
     _touch(main)

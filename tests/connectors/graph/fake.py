@@ -15,6 +15,15 @@ cannot say (datetime text, known zones, the pattern's required members); a
 violation is answered 400 when it is the request's and always recorded in
 ``violations``, which the tests' fixtures require to be empty.
 
+Where Graph's documentation is silent the fake chooses, and says so here:
+occurrence ids are ``{master id}_{yyyymmdd}`` (opaque to the connector); an
+occurrence keeps its id when patched into an exception; a PATCH that changes
+a master's times or pattern drops its exceptions and cancellations, as
+Exchange does; calendars take no ``If-Match`` (they carry a ``changeKey``);
+all-day events are answered at midnight, labelled with the asked zone;
+calendarView/delta never returns series masters (only single instances,
+occurrences and exceptions, as documented).
+
 The tests' hands: ``add_user``, ``put``/``patch``/``remove`` as another
 client, ``expire_tokens``, ``revoke``, ``throttle`` (429/503 with
 Retry-After) and a limit of 4 concurrent requests per mailbox, as Graph has.

@@ -41,6 +41,7 @@ from urllib.parse import parse_qs
 
 from tests.connectors.graph import api
 from tests.connectors.graph.http import serve
+from tests.connectors.graph.schema import SCHEMA_PATH
 from tests.connectors.graph.store import Calendar, Mailbox, public
 
 __all__ = ["FakeGraph"]
@@ -60,6 +61,11 @@ class _Fault:
 
 class FakeGraph:
     def __init__(self) -> None:
+        if not SCHEMA_PATH.is_file():  # fail loudly here, not in a handler thread
+            raise FileNotFoundError(
+                f"Graph's schema is not at {SCHEMA_PATH}: the fake checks every payload"
+                " against it (set ALMANAC_GRAPH_SCHEMA to its path)"
+            )
         self.lock = threading.RLock()
         self.mailboxes: dict[str, Mailbox] = {}
         self.access: dict[str, str] = {}  # access token -> user

@@ -30,6 +30,7 @@ SCENARIO_MODULES = (
     "bench.mirror",
     "bench.gateway",
     "bench.google",
+    "bench.graph",
 )
 for _module in SCENARIO_MODULES:
     importlib.import_module(_module)

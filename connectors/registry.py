@@ -31,7 +31,10 @@ __all__ = ["BUILTIN_BACKENDS", "Connectors", "load_backend"]
 
 # connector type name (as in ConnectorSettings) -> "module:Class". The real
 # CalDAV, Google and Graph backends register here as they land.
-BUILTIN_BACKENDS: dict[str, str] = {"google": "connectors.google:GoogleBackend"}
+BUILTIN_BACKENDS: dict[str, str] = {
+    "google": "connectors.google:GoogleBackend",
+    "microsoft_graph": "connectors.msgraph:GraphBackend",
+}
 _TYPES = {
     "caldav": acc_pb.CONNECTOR_TYPE_CALDAV,
     "google": acc_pb.CONNECTOR_TYPE_GOOGLE,

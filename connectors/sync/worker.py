@@ -116,6 +116,12 @@ class SyncWorker:
                 retry = opts.reauth_wait
             _log.warning("sync of accounts/%s failed (%s); retry in %.1fs", account, exc, retry)
             await ledger.record_failure(self.store, account, owner, exc, retry)
+        except Exception:
+            # A backend bug must not kill the task silently and hold the lease
+            # until it expires: record it like any failure, with the trace in the log.
+            _log.exception("sync of accounts/%s crashed", account)
+            crash = ConnectorError("the connector failed unexpectedly", reason="CONNECTOR_CRASHED")
+            await ledger.record_failure(self.store, account, owner, crash, opts.interval)
         finally:
             await ledger.release_lease(self.store, account, owner)
 

@@ -19,7 +19,7 @@ from almanac.v1 import event_service_pb2 as ev_pb
 from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
 
-from tests.connectors.support import INTERVAL, MirrorSuite, upstream_event
+from tests.connectors.support import INTERVAL, MirrorSuite, eventually, upstream_event
 from tests.helpers import expect_error
 from tests.services.events.support import at, utc
 
@@ -275,3 +275,24 @@ def test_a_pull_older_than_a_write_never_undoes_it(suite: MirrorSuite) -> None:
         suite.upstream.slow_ops.clear()
     suite.sync_now(user)
     assert _titles(suite, account) == {}
+
+
+def test_a_backend_crash_is_recorded_and_the_sync_goes_on(suite: MirrorSuite) -> None:
+    account = suite.remote_account()
+    user = account.name.split("/")[1]
+    # A 200 the backend cannot read (no "items"): a bug-shaped failure, not a mapped one.
+    suite.upstream.fail({"changes"}, status=200, retry_after=None)
+    suite.almanac.accounts().SyncAccount(acc_pb.SyncAccountRequest(name=account.name))
+
+    def crashed() -> None:
+        state = (
+            suite.almanac.accounts()
+            .GetAccount(acc_pb.GetAccountRequest(name=account.name))
+            .sync_state
+        )
+        assert state.last_error_reason == "CONNECTOR_CRASHED", state
+
+    eventually(crashed, 15, "the crash in the sync state")
+    suite.upstream.put(user, "cal0", "after", [upstream_event("after", "After")])
+    suite.sync_now(user)  # the lease was released: the next sync runs and succeeds
+    assert _titles(suite, account) == {"after": "After"}

@@ -180,7 +180,7 @@ def test_upstream_failure_leaves_mirror_and_log_untouched(suite: MirrorSuite) ->
     user = account.name.split("/")[1]
     events = suite.almanac.events()
     before, cursor = _titles(suite, account), _latest(suite, account)
-    suite.upstream.fail({"put_item"}, status=503, retry_after=3)
+    suite.upstream.fail({"put_item"}, status=503, retry_after=3, user=user)
     request = ev_pb.CreateEventRequest(
         parent=f"{account.name}/calendars/primary",
         event=ev_pb.Event(display_name="Lost?", start=at(utc(2026, 11, 4, 9))),
@@ -194,7 +194,7 @@ def test_upstream_failure_leaves_mirror_and_log_untouched(suite: MirrorSuite) ->
     assert suite.upstream.items(user, "cal0") == {}
     # The retry goes through, and a precondition the upstream refuses is ABORTED.
     created = events.CreateEvent(request)
-    suite.upstream.fail({"put_item"}, status=412)
+    suite.upstream.fail({"put_item"}, status=412, user=user)
     update = ev_pb.UpdateEventRequest(
         event=ev_pb.Event(name=created.name, display_name="Changed"),
         update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
@@ -281,7 +281,7 @@ def test_a_backend_crash_is_recorded_and_the_sync_goes_on(suite: MirrorSuite) ->
     account = suite.remote_account()
     user = account.name.split("/")[1]
     # A 200 the backend cannot read (no "items"): a bug-shaped failure, not a mapped one.
-    suite.upstream.fail({"changes"}, status=200, retry_after=None)
+    suite.upstream.fail({"changes"}, status=200, retry_after=None, user=user)
     suite.almanac.accounts().SyncAccount(acc_pb.SyncAccountRequest(name=account.name))
 
     def crashed() -> None:

@@ -41,6 +41,7 @@ class _Fault:
     status: int
     count: int
     retry_after: float | None
+    user: str | None = None  # None: any user's request
 
 
 class ReferenceServer:
@@ -104,10 +105,11 @@ class ReferenceServer:
                 cal.epoch += 1
 
     def fail(self, ops: set[str], status: int = 503, count: int = 1,
-             retry_after: float | None = 2.0) -> None:  # fmt: skip
-        """Make the next ``count`` requests of these operations fail with ``status``."""
+             retry_after: float | None = 2.0, user: str | None = None) -> None:  # fmt: skip
+        """Make the next ``count`` requests of these operations (of ``user``,
+        when given: other accounts sync in the background) fail with ``status``."""
         with self._lock:
-            self._faults.append(_Fault(set(ops), status, count, retry_after))
+            self._faults.append(_Fault(set(ops), status, count, retry_after, user))
 
     # -- state changes --------------------------------------------------------
 
@@ -123,10 +125,10 @@ class ReferenceServer:
         del cal.items[uid]
         cal.log.append((uid, True))
 
-    def _fault(self, op: str) -> _Fault | None:
+    def _fault(self, op: str, user: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if op in fault.ops and fault.count > 0:
+                if op in fault.ops and fault.count > 0 and fault.user in (None, user):
                     fault.count -= 1
                     return fault
         return None
@@ -136,7 +138,7 @@ class ReferenceServer:
     def handle(self, method: str, user: str, parts: list[str], query: dict[str, str],
                headers: Any, body: Any) -> tuple[int, Any, dict[str, str]]:  # fmt: skip
         op = _op(method, parts)
-        if (fault := self._fault(op)) is not None:
+        if (fault := self._fault(op, user)) is not None:
             extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
             return fault.status, {"error": f"injected failure of {op}"}, extra
         with self._lock:

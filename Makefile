@@ -32,7 +32,7 @@ MYPY_PATHS ?= services connectors gateway
 PYTEST_ARGS ?=
 
 .PHONY: help venv node protos lint proto-lint fmt typecheck breaking protos-release \
-	test fidelity run bench clean distclean
+	test fuzz fidelity run bench clean distclean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' \
@@ -110,6 +110,11 @@ test: $(VENV_STAMP) $(NODE_STAMP) ## proto lint, breaking check, then pytest ove
 	@rc=0; $(VENV)/bin/pytest $(PYTEST_ARGS) tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit code 5)" >&2; fi; \
 	exit $$rc
+
+FUZZ_CASES ?= 10000
+
+fuzz: $(VENV_STAMP) ## Fuzz every served RPC (FUZZ_CASES, default 10000); prints the count per status code
+	$(VPY) -m tests.fuzz.runner $(FUZZ_CASES)
 
 fidelity: $(VENV_STAMP) $(NODE_STAMP) ## ICS corpus figures (../shared/ics-corpus): imported, agree, round trip
 	$(VPY) -m tests.fidelity.report

@@ -39,6 +39,7 @@ from grpc_status import rpc_status
 from connectors.errors import ConnectorError, PermissionDenied, Unauthenticated
 from services.runtime.errors import ServiceError, code_of, grpc_code, to_status
 from services.runtime.principal import Authenticator, Principal, current_principal
+from services.runtime.requests import check_request, tolerant_deserializer
 from services.runtime.tracing import RpcSpan, RpcTracer
 
 __all__ = [
@@ -415,6 +416,9 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         self._authorizer.requirement(method)  # warm the cache off the hot path
         run = self._run
         streaming_out = handler.response_streaming
+        # Undecodable bytes reach the handler as a marker that check_request
+        # reports as INVALID_ARGUMENT (grpc itself would answer UNKNOWN).
+        deserializer = tolerant_deserializer(handler.request_deserializer)
         if handler.request_streaming:
             inner = handler.stream_stream if streaming_out else handler.stream_unary
         else:
@@ -422,10 +426,13 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
 
         if streaming_out:
 
+            async def drive(ctx: _Context, request: Any) -> None:
+                if not handler.request_streaming:
+                    check_request(request)
+                await _drive_stream(inner(request, ctx), ctx)
+
             async def stream_behaviour(request: Any, context: Any) -> None:
-                await run(
-                    method, context, lambda ctx: _drive_stream(inner(request, ctx), ctx), True
-                )
+                await run(method, context, lambda ctx: drive(ctx, request), True)
 
             factory = (
                 grpc.stream_stream_rpc_method_handler
@@ -434,11 +441,13 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
             )
             return factory(
                 stream_behaviour,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
 
         async def call_unary(ctx: _Context, request: Any) -> Any:
+            if not handler.request_streaming:
+                check_request(request)
             result = inner(request, ctx)
             return await result if inspect.isawaitable(result) else result
 
@@ -452,7 +461,7 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         )
         return factory(
             unary_behaviour,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=deserializer,
             response_serializer=handler.response_serializer,
         )
 

@@ -272,6 +272,14 @@ _OPTIONS = [
            "Key that signs page tokens (at least 16 characters); unset: derived from the "
            "store, so every replica agrees.",
            _optional(_text(16)), "secret", secret=True),
+    Option("secret_key", None,
+           "Keys that encrypt connector secrets at rest (URL-safe base64 of 32 bytes; "
+           "comma-separated, the first encrypts, all decrypt). Overrides `secret_key_file`.",
+           _optional(_text(16)), "secret", secret=True),
+    Option("secret_key_file", "./data/secret-key",
+           "File holding the connector-secret keys, one a line; `almanac up` creates it "
+           "when no key is configured; `almanac keys rotate` adds a new key.",
+           _text(), "path"),
     Option("activity_heartbeat_seconds", 15.0,
            "Interval of heartbeats on an idle activity stream.",
            _float(0, exclusive=True), "seconds"),
@@ -353,6 +361,8 @@ class Settings:
     tls_key_file: str | None = _default("tls_key_file")
     tls_client_ca_file: str | None = _default("tls_client_ca_file")
     page_token_secret: str | None = field(default=_default("page_token_secret"), repr=False)
+    secret_key: str | None = field(default=_default("secret_key"), repr=False)
+    secret_key_file: str = _default("secret_key_file")
     activity_heartbeat_seconds: float = _default("activity_heartbeat_seconds")
     activity_retention_days: float = _default("activity_retention_days")
     activity_poll_seconds: float = _default("activity_poll_seconds")

@@ -286,6 +286,13 @@ _OPTIONS = [
     Option("activity_retention_days", 30.0,
            "How long activities are kept (fractions allowed); older cursors must resync.",
            _float(0, exclusive=True), "days"),
+    Option("tombstone_retention_days", 30.0,
+           "How long deleted events stay as tombstones (`show_deleted`, incremental sync) "
+           "before the sync worker purges them.",
+           _float(0, exclusive=True), "days"),
+    Option("retention_interval_seconds", 3600.0,
+           "How often the sync worker purges old tombstones and expired idempotency keys.",
+           _float(0, exclusive=True), "seconds"),
     Option("activity_poll_seconds", 0.01,
            "How often the activity service polls the log on SQLite (PostgreSQL notifies).",
            _float(0, exclusive=True), "seconds"),
@@ -365,6 +372,8 @@ class Settings:
     secret_key_file: str = _default("secret_key_file")
     activity_heartbeat_seconds: float = _default("activity_heartbeat_seconds")
     activity_retention_days: float = _default("activity_retention_days")
+    tombstone_retention_days: float = _default("tombstone_retention_days")
+    retention_interval_seconds: float = _default("retention_interval_seconds")
     activity_poll_seconds: float = _default("activity_poll_seconds")
     activity_ring_size: int = _default("activity_ring_size")
     activity_slow_seconds: float = _default("activity_slow_seconds")

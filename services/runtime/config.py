@@ -268,6 +268,13 @@ _OPTIONS = [
     Option("tls_client_ca_file", None,
            "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).",
            _optional(_text()), "path"),
+    Option("rate_limit_per_second", 0.0,
+           "Requests a second each API token may make on average, per process; "
+           "0 turns the limit off. Over it: RESOURCE_EXHAUSTED with a RetryInfo.",
+           _float(0), "number"),
+    Option("rate_limit_burst", 20,
+           "Requests a token may make at once before `rate_limit_per_second` applies.",
+           _int(1), "count"),
     Option("page_token_secret", None,
            "Key that signs page tokens (at least 16 characters); unset: derived from the "
            "store, so every replica agrees.",
@@ -367,6 +374,8 @@ class Settings:
     tls_cert_file: str | None = _default("tls_cert_file")
     tls_key_file: str | None = _default("tls_key_file")
     tls_client_ca_file: str | None = _default("tls_client_ca_file")
+    rate_limit_per_second: float = _default("rate_limit_per_second")
+    rate_limit_burst: int = _default("rate_limit_burst")
     page_token_secret: str | None = field(default=_default("page_token_secret"), repr=False)
     secret_key: str | None = field(default=_default("secret_key"), repr=False)
     secret_key_file: str = _default("secret_key_file")

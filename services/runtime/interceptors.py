@@ -39,6 +39,7 @@ from grpc_status import rpc_status
 from connectors.errors import ConnectorError, PermissionDenied, Unauthenticated
 from services.runtime.errors import ServiceError, code_of, grpc_code, to_status
 from services.runtime.principal import Authenticator, Principal, current_principal
+from services.runtime.ratelimit import RateLimiter
 from services.runtime.requests import check_request, tolerant_deserializer
 from services.runtime.tracing import RpcSpan, RpcTracer
 
@@ -389,8 +390,10 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         *,
         tracer: RpcTracer | None = None,
         access_log: AccessLog | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._authorizer = authorizer
+        self._limiter = rate_limiter
         self._tracer = tracer
         self._access_log = access_log
         self._mapper = ErrorMapper()
@@ -498,6 +501,8 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
             try:
                 principal = await self._authorizer.authorize(method, authorization)
                 if principal is not None:
+                    if self._limiter is not None:
+                        self._limiter.take(principal.token_id)
                     principal_token = current_principal.set(principal)
                 result = await body(ctx)
                 code = ctx.final_code()
@@ -538,10 +543,12 @@ def build_interceptor(
     tracer: RpcTracer | None = None,
     access_log: bool = True,
     public_methods: Iterable[str] = (),
+    rate_limiter: RateLimiter | None = None,
 ) -> RuntimeInterceptor:
     """The interceptor `services.runtime.server.start_server` installs."""
     return RuntimeInterceptor(
         Authorizer(authenticator, public_methods=public_methods),
         tracer=tracer,
         access_log=AccessLog() if access_log else None,
+        rate_limiter=rate_limiter,
     )

@@ -77,3 +77,19 @@ def test_month_by_month_does_not_rewalk_the_history() -> None:
             expand(start, None, rec, window_start=a, window_end=b)
 
     assert _best_ms(year) < 15
+
+
+def test_window_far_beyond_a_counted_series_is_cheap() -> None:
+    # A counted series ends early; a window near year 9998 used to count the
+    # DST gaps of every year in between (a minute of CPU for one request).
+    berlin = ZoneInfo("Europe/Berlin")
+    start = to_proto(datetime(2026, 3, 2, 9, tzinfo=berlin))
+    end = to_proto(datetime(2026, 3, 2, 10, tzinfo=berlin))
+    rec = event_service_pb2.Recurrence(rrules=["FREQ=WEEKLY;COUNT=20"])
+    far = (datetime(9998, 1, 1, tzinfo=UTC), datetime(9998, 2, 1, tzinfo=UTC))
+    began = time.process_time()
+    assert not expand(start, end, rec, window_start=far[0], window_end=far[1]).occurrences
+    assert time.process_time() - began < 1.0
+    near = (datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC))
+    found = expand(start, end, rec, window_start=near[0], window_end=near[1]).occurrences
+    assert [o.index for o in found] == [19, 20]  # 6 and 13 July; the series ends there

@@ -1,4 +1,10 @@
-"""The server interceptor: tracing → auth → error mapping → access log.
+"""The server interceptor: tracing → auth → rate limit → request checks →
+error mapping → access log.
+
+The request checks (`services.runtime.requests`) run for every RPC: bytes
+that do not decode, and Timestamps or Durations out of range, are
+INVALID_ARGUMENT before a servicer sees them. The per-token rate limit
+(`services.runtime.ratelimit`) applies when configured.
 
 One `RuntimeInterceptor` wraps each method handler once (cached per method)
 and runs the four concerns in that order inside the wrapper; each concern is

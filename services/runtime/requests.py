@@ -37,11 +37,12 @@ __all__ = [
     "well_known_violations",
 ]
 
-# Instants a request may carry: 0001-01-02T00:00:00Z to 9999-12-30T23:59:59Z.
-# A day inside the range datetime can hold, so converting an accepted instant
-# to any time zone (offsets are under a day) never leaves that range.
-MIN_INSTANT = -62_135_596_800 + 86_400
-MAX_INSTANT = 253_402_300_799 - 86_400
+# Instants a request may carry: what Timestamp itself defines (and datetime
+# holds), 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. Code that
+# computes from an instant (a default window after it) saturates at these
+# edges (`saturating_add`) instead of overflowing.
+MIN_INSTANT = -62_135_596_800
+MAX_INSTANT = 253_402_300_799
 # Durations: at most 10,000 years either way (the range Duration itself defines).
 MAX_DURATION_SECONDS = 315_576_000_000
 _NANOS = 999_999_999
@@ -54,7 +55,7 @@ def saturating_add(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
 
     For defaults computed from an accepted instant (a window of a year after
     it): the sum may not fit in a datetime, and the edge is then the natural
-    answer; the edges keep a day's room for converting to any zone.
+    answer.
     """
     low = _EPOCH + dt.timedelta(seconds=MIN_INSTANT)
     high = _EPOCH + dt.timedelta(seconds=MAX_INSTANT)
@@ -137,7 +138,7 @@ def _one(field: FieldDescriptor, value: Message, path: str) -> Iterator[tuple[st
 def _timestamp(value: Any) -> str:
     if not MIN_INSTANT <= value.seconds <= MAX_INSTANT:
         return (
-            "must be between 0001-01-02T00:00:00Z and 9999-12-30T23:59:59Z "
+            "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z "
             f"(seconds {MIN_INSTANT} to {MAX_INSTANT}); got seconds={value.seconds}"
         )
     if not 0 <= value.nanos <= _NANOS:

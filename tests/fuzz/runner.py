@@ -6,7 +6,8 @@ from the descriptors, so a new RPC is fuzzed without touching this file) and
 records each status code; a bad answer is kept with the request that caused
 it, printed as text so it can be replayed.
 
-``python -m tests.fuzz.runner [CASES]`` (``make fuzz``) prints the counts.
+``python -m tests.fuzz.runner [CASES]`` (``make fuzz``) checks the isolation
+matrix, then fuzzes, and prints the matrix size and the counts.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.cluster import BAD_CODES, FuzzCluster, served_methods
-from tests.fuzz.isolation import fill, valid_request
+from tests.fuzz.isolation import check, fill, valid_request
 from tests.fuzz.strategies import Pools, payloads
 
 __all__ = ["BAD_CODES", "FuzzReport", "fuzz", "main", "page_tokens"]
@@ -133,17 +134,23 @@ def fuzz(cluster: FuzzCluster, cases: int) -> FuzzReport:
 
 
 def main(argv: list[str]) -> int:
+    """``make fuzz``: the isolation matrix, then ``CASES`` (default 10,000) fuzz cases."""
     cases = int(argv[0]) if argv else 10_000
     with tempfile.TemporaryDirectory(prefix="almanac-fuzz-") as root:
         cluster = FuzzCluster.start(Path(root))
         started = time.monotonic()
         try:
+            size, wrong = check(cluster, served_methods())
             report = fuzz(cluster, cases)
         finally:
             cluster.stop()
+    print(f"isolation matrix: {size} cells (RPCs x other account, read-only, no token), "
+          f"{len(wrong)} wrong")  # fmt: skip
+    for cell in wrong:
+        print(f"WRONG {cell.method} as {cell.caller}: {cell.code}, {cell.problem}")
     print(f"fuzzed {len(served_methods())} RPCs in {time.monotonic() - started:.0f} s")
     print(report.summary())
-    return 1 if report.failures or report.dead else 0
+    return 1 if report.failures or report.dead or wrong else 0
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 __all__ = [
     "Change",
@@ -140,9 +141,23 @@ def changes_between(zone: tzinfo, start: datetime, end: datetime) -> list[Change
     ]
 
 
+# The Gregorian calendar repeats every 400 years to the weekday (146,097
+# days), and past its explicit transitions (the last, Morocco's, end in 2087)
+# a tzdata zone follows its POSIX rule for ever, so a far year's transitions
+# are those of 400 years earlier, shifted: no day-by-day scan of each of the
+# thousands of years a far-future window spans. Only for ZoneInfo: a custom
+# VTIMEZONE may have a rule that does not repeat every 400 years.
+_CYCLE_YEARS = 400
+_CYCLE = timedelta(days=146_097)
+_PERIODIC_FROM = 2500
+
+
 @functools.lru_cache(maxsize=4096)
 def transitions(zone: tzinfo, year: int) -> tuple[Transition, ...]:
     """The UTC offset changes of ``zone`` whose instant falls in ``year`` (UTC)."""
+    if year >= _PERIODIC_FROM and isinstance(zone, ZoneInfo):
+        earlier = transitions(zone, year - _CYCLE_YEARS)
+        return tuple(t._replace(instant=t.instant + _CYCLE) for t in earlier)
     return tuple(
         Transition(c.instant, c.before.offset, c.after.offset)
         for c in changes(zone, year)

@@ -33,7 +33,7 @@ PYTEST_ARGS ?=
 FUZZ_EXAMPLES ?= 300
 
 .PHONY: help venv node protos lint proto-lint fmt typecheck breaking protos-release \
-	test fidelity fuzz run bench clean distclean
+	test fidelity fuzz fuzz-grpc fuzz-gateway run bench clean distclean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' \
@@ -112,10 +112,17 @@ test: $(VENV_STAMP) $(NODE_STAMP) ## proto lint, breaking check, then pytest ove
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit code 5)" >&2; fi; \
 	exit $$rc
 
+FUZZ_CASES ?= 10000
+
+fuzz: fuzz-grpc fuzz-gateway ## Both long fuzz runs below
+
+fuzz-grpc: $(VENV_STAMP) ## Fuzz every served RPC (FUZZ_CASES, default 10000); prints the count per status code
+	$(VPY) -m tests.fuzz.runner $(FUZZ_CASES)
+
 fidelity: $(VENV_STAMP) $(NODE_STAMP) ## ICS corpus figures (../shared/ics-corpus): imported, agree, round trip
 	$(VPY) -m tests.fidelity.report
 
-fuzz: $(VENV_STAMP) ## Long schemathesis run against the REST gateway (FUZZ_EXAMPLES=300)
+fuzz-gateway: $(VENV_STAMP) ## Long schemathesis run against the REST gateway (FUZZ_EXAMPLES=300)
 	$(VPY) -m tests.gateway.fuzz $(FUZZ_EXAMPLES)
 
 # ------------------------------------------------------------------------ run

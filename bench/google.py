@@ -77,11 +77,12 @@ async def _sync(
     from connectors.base import WriteContext
     from connectors.registry import Connectors
     from connectors.state.accounts import Registry
+from connectors.state.secrets import SecretBox
     from connectors.store import open_store
     from connectors.sync.worker import SyncOptions, SyncWorker
 
     store = await open_store(f"sqlite:///{workdir / (user + '.db')}")
-    registry = Registry(store)
+    registry = Registry(store, SecretBox([SecretBox.new_key()]))  # secrets are sealed at rest
     connectors = Connectors(store, registry)  # the built-in google backend
     settings = acc_pb.GoogleSettings(
         client_id="client-" + user,

@@ -63,11 +63,12 @@ async def _sync(path: Path, fake: FakeGraph, user: str, refresh: str,
     from connectors.base import WriteContext
     from connectors.registry import Connectors
     from connectors.state.accounts import Registry
+from connectors.state.secrets import SecretBox
     from connectors.store import open_store
     from connectors.sync.worker import SyncOptions, SyncWorker
 
     store = await open_store(f"sqlite:///{path}")
-    registry = Registry(store)
+    registry = Registry(store, SecretBox([SecretBox.new_key()]))  # secrets are sealed at rest
     connectors = Connectors(store, registry)
     settings = acc_pb.MicrosoftGraphSettings(
         tenant="bench", client_id="bench", client_secret=CLIENT_SECRET, refresh_token=refresh,

@@ -170,11 +170,12 @@ async def _mirror_once(path: Path, upstream: ReferenceServer) -> float:
     from connectors.base import WriteContext
     from connectors.registry import Connectors
     from connectors.state.accounts import Registry
+    from connectors.state.secrets import SecretBox
     from connectors.store import open_store
     from connectors.sync.worker import SyncOptions, SyncWorker
 
     store = await open_store(f"sqlite:///{path}")
-    registry = Registry(store)
+    registry = Registry(store, SecretBox([SecretBox.new_key()]))  # secrets are sealed at rest
     connectors = Connectors(store, registry, {"caldav": BACKEND.split("=", 1)[1]})
     try:
         await registry.create_account(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,14 @@ class Store:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"ALMANAC_STORE_URL": self.url, "ALMANAC_BOOTSTRAP_TOKEN": self.token}
+        # Connector secrets are encrypted at rest; every process of the store
+        # derives the same key from its token.
+        key = base64.urlsafe_b64encode(hashlib.sha256(self.token.encode()).digest()).decode()
+        return {
+            "ALMANAC_STORE_URL": self.url,
+            "ALMANAC_BOOTSTRAP_TOKEN": self.token,
+            "ALMANAC_SECRET_KEY": key,
+        }
 
 
 def start_echo(group: ProcessGroup, mode: str) -> Child:

@@ -5,6 +5,7 @@ almanac serve NAME [--port N]       one service (or `sync`, or `gateway`) in thi
 almanac token create --scope S ...  mint an API token (prints the secret once)
 almanac import FILE --calendar NAME  import an ICS file (checked first, then in chunks)
 almanac export --calendar NAME      write a calendar as ICS
+almanac keys rotate [--keep-old]    new key for connector secrets; re-encrypts them all
 almanac config                      the settings table with defaults
 """
 
@@ -36,6 +37,7 @@ from services.catalog import CATALOG
 from services.runtime.client import TOKEN_FILE, call
 from services.runtime.config import Settings, load_settings, render_markdown
 from services.runtime.context import open_runtime
+from services.runtime.keys import StartupError, ensure_key_file, rotate
 from services.runtime.server import serve_forever, start_server
 from services.sync.process import SERVICE_NAME as SYNC_SERVICE
 from services.sync.process import serve_sync
@@ -187,6 +189,8 @@ def _up(only: Sequence[str]) -> int:
     if not settings.bootstrap_token:
         os.environ["ALMANAC_BOOTSTRAP_TOKEN"] = TOKEN_FILE.read_text().strip()
         settings = load_settings()
+    if ensure_key_file(settings):
+        print(f"Created the key that encrypts connector secrets in {settings.secret_key_file}.")
     # Migrate and bootstrap once up front so the services do not race for it.
     asyncio.run(_prepare())
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -238,6 +242,18 @@ def _up(only: Sequence[str]) -> int:
 async def _prepare() -> None:
     rt = await open_runtime(load_settings())
     await rt.aclose()
+
+
+async def _keys_rotate(keep_old: bool) -> int:
+    settings = load_settings()
+    rt = await open_runtime(settings)
+    try:
+        changed, where = await rotate(settings, rt.registry, keep_old)
+    finally:
+        await rt.aclose()
+    print(f"New key in {where}; re-encrypted the secrets of {changed} account(s).")
+    print("Restart the running services so that they use it.")
+    return 0
 
 
 async def _token_create(args: argparse.Namespace) -> int:
@@ -292,8 +308,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     exp = sub.add_parser("export", help="export a calendar as ICS")
     exp.add_argument("--calendar", required=True, help="e.g. accounts/default/calendars/primary")
     exp.add_argument("-o", "--output", default="-", help="file to write; default stdout")
+    keys = sub.add_parser("keys", help="manage the key that encrypts connector secrets")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate_p = keys_sub.add_parser("rotate", help="add a new key and re-encrypt every secret")
+    rotate_p.add_argument(
+        "--keep-old", action="store_true", help="keep the earlier keys in the file (decrypt only)"
+    )
     sub.add_parser("config", help="print the settings with their defaults")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except StartupError as exc:
+        print(f"almanac: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         return _up(args.only)
     if args.command == "serve":
@@ -306,5 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return export_calendar(args.calendar, args.output, load_settings())
     if args.command == "token":
         return asyncio.run(_token_create(args))
+    if args.command == "keys":
+        return asyncio.run(_keys_rotate(args.keep_old))
     print(render_markdown())
     return 0

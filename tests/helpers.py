@@ -6,6 +6,7 @@ processes; the tests talk to them through the generated sync stubs.
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -122,6 +123,8 @@ def service_env(store_url: str, bootstrap_token: str, **settings: str) -> dict[s
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
     env["ALMANAC_STORE_URL"] = store_url
     env["ALMANAC_BOOTSTRAP_TOKEN"] = bootstrap_token
+    # Connector secrets are encrypted at rest: every process of one store shares a key.
+    env["ALMANAC_SECRET_KEY"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
     env["ALMANAC_OTEL_EXPORTER"] = "none"
     env["PYTHONUNBUFFERED"] = "1"
     for key, value in settings.items():

@@ -32,7 +32,7 @@ from almanac.v1 import common_pb2, event_service_pb2
 from connectors.recurrence.rules import RuleSpec, parse_rrule
 from connectors.recurrence.sources import RawRule, raw_source
 from connectors.recurrence.times import TimeKind, TimeValue, from_proto, kind_of
-from connectors.recurrence.zones import gaps_between, overlap_end
+from connectors.recurrence.zones import iter_gaps, overlap_end
 
 __all__ = ["Member", "Series"]
 
@@ -282,7 +282,16 @@ class Series:
         if self.zone is None or self.zone is UTC:
             return 0
         raw, dropped = rule.raw, 0
-        for gap_start, gap_end in gaps_between(self.zone, self.dtstart_wall, limit):
+        for gap_start, gap_end in iter_gaps(self.zone, self.dtstart_wall, limit):
+            if rule.spec.count is not None:
+                # Candidates dropped from here on are all at or after
+                # gap_start, so at least (before - dropped) members remain:
+                # once that reaches COUNT, `_valid_before` answers COUNT
+                # whatever the rest drop. Stopping keeps a window far beyond
+                # a counted series from walking every year up to 9999.
+                before = raw.count_before(gap_start)
+                if before is not None and before - dropped >= rule.spec.count:
+                    return dropped
             after = raw.count_before(gap_end)
             if after is None:
                 return 0

@@ -1,8 +1,9 @@
 """Accounts: which backend each one uses, with its settings and secrets.
 
 Secrets in connector settings are input only: stored apart from the body,
-never returned (``public_view`` shows ``has_*`` flags instead) and only read
-back to build the account's connector.
+sealed with the configured key (`connectors.state.secrets`), never returned
+(``public_view`` shows ``has_*`` flags instead) and only opened to build the
+account's connector.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from connectors.local import PRIMARY_ID, insert_calendar
 from connectors.local.calendars import CALENDAR_CONTENTS
 from connectors.state.activity import append_activity
 from connectors.state.idempotency import claim, fulfil
+from connectors.state.secrets import SecretBox, SecretKeyInvalid, is_sealed
 from connectors.state.tokens import Tokens, hash_secret
-from connectors.store import IntegrityError, Transaction
+from connectors.store import IntegrityError, Store, Transaction
 from connectors.store.rows import now_us, seal, timestamp_from_us
 from connectors.sync.ledger import MIRROR_TABLES
 
-__all__ = ["Registry", "public_view"]
+__all__ = ["Registry", "holds_secret", "public_view"]
 
 _SECRET_FIELDS = {
     "caldav": ("password",),
@@ -54,8 +56,73 @@ def public_view(account: acc_pb.Account) -> acc_pb.Account:
     return shown
 
 
+def holds_secret(settings: acc_pb.ConnectorSettings) -> bool:
+    which = settings.WhichOneof("connector")
+    values = getattr(settings, which) if which else None
+    return any(getattr(values, f) for f in _SECRET_FIELDS.get(which or "", ()))
+
+
 class Registry(Tokens):
     """Accounts and tokens: who may call, and which backend an account uses."""
+
+    def __init__(self, store: Store, secrets: SecretBox | None = None) -> None:
+        super().__init__(store)
+        self.secrets = secrets
+
+    # -- sealed settings ------------------------------------------------
+
+    def seal_settings(self, account_id: str, settings: acc_pb.ConnectorSettings) -> bytes:
+        """The ``settings`` column: sealed when the settings hold a secret."""
+        raw = settings.SerializeToString(deterministic=True)
+        if not holds_secret(settings):
+            return raw
+        if self.secrets is None:
+            raise FailedPrecondition(
+                "connector secrets cannot be stored: no secret key is configured "
+                "(secret_key or secret_key_file)",
+                reason="SECRET_KEY_MISSING",
+            )
+        return self.secrets.seal(raw, account_id)
+
+    def open_settings(self, account_id: str, blob: bytes) -> acc_pb.ConnectorSettings:
+        if not is_sealed(blob):
+            return acc_pb.ConnectorSettings.FromString(blob)
+        if self.secrets is None:
+            raise FailedPrecondition(
+                "connector secrets are sealed and no secret key is configured",
+                reason="SECRET_KEY_MISSING",
+            )
+        try:
+            return acc_pb.ConnectorSettings.FromString(self.secrets.open(blob, account_id))
+        except SecretKeyInvalid as exc:
+            raise FailedPrecondition(str(exc), reason="SECRET_KEY_INVALID") from None
+
+    async def holds_sealed_secrets(self) -> bool:
+        """Whether any account's settings are sealed (a key is then required)."""
+        rows = await self.store.fetchall("SELECT settings FROM accounts")
+        return any(is_sealed(bytes(row["settings"])) for row in rows)
+
+    async def reseal_all(self) -> int:
+        """Seal every account's settings with the current key (rotation, and
+        settings stored in clear before encryption existed); how many changed."""
+        assert self.secrets is not None
+        changed = 0
+        async with self.store.transaction() as tx:
+            rows = await tx.fetchall("SELECT id, settings FROM accounts")
+            for row in rows:
+                blob = bytes(row["settings"])
+                if self.secrets.sealed_with_current(blob):
+                    continue
+                settings = self.open_settings(row["id"], blob)
+                if not holds_secret(settings):
+                    continue
+                await tx.execute(
+                    "UPDATE accounts SET settings = ? WHERE id = ?",
+                    self.seal_settings(row["id"], settings),
+                    row["id"],
+                )
+                changed += 1
+        return changed
 
     # -- accounts -------------------------------------------------------
 
@@ -76,7 +143,7 @@ class Registry(Tokens):
         stored.default_time_zone = stored.default_time_zone or "UTC"
         stored.create_time.CopyFrom(timestamp_from_us(now))
         stored.update_time.CopyFrom(timestamp_from_us(now))
-        settings = stored.settings.SerializeToString(deterministic=True)
+        settings = self.seal_settings(account_id, stored.settings)
         shown, body = seal(public_view(stored))
         try:
             await tx.execute(
@@ -122,7 +189,7 @@ class Registry(Tokens):
         if row is None:
             raise NotFound(f"account accounts/{account_id} not found")
         account = acc_pb.Account.FromString(bytes(row["body"]))
-        account.settings.ParseFromString(bytes(row["settings"]))
+        account.settings.CopyFrom(self.open_settings(account_id, bytes(row["settings"])))
         return account, int(row["update_time"])
 
     async def get_account(self, account_id: str) -> acc_pb.Account:
@@ -169,7 +236,7 @@ class Registry(Tokens):
                 raise EtagMismatch(f"account {current.name} was changed since etag {etag} was read")
             full = acc_pb.Account()
             full.CopyFrom(current)
-            full.settings.ParseFromString(bytes(row["settings"]))
+            full.settings.CopyFrom(self.open_settings(account_id, bytes(row["settings"])))
             changed = [p for p in paths if _apply_account_path(full, changes, p)]
             if not changed:
                 return current
@@ -179,7 +246,7 @@ class Registry(Tokens):
             await tx.execute(
                 "UPDATE accounts SET body = ?, settings = ?, update_time = ? WHERE id = ?",
                 body,
-                full.settings.SerializeToString(deterministic=True),
+                self.seal_settings(account_id, full.settings),
                 now,
                 account_id,
             )

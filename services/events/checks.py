@@ -199,8 +199,7 @@ def _check_lists(
     if len(event.attachments) > LIMITS["attachments"]:
         bad.add(f"{prefix}.attachments", f"at most {LIMITS['attachments']} attachments")
     for i, attachment in enumerate(event.attachments):
-        url = urlparse(attachment.url)
-        if url.scheme not in ("http", "https") or not url.netloc:
+        if not _is_http_url(attachment.url):
             bad.add(f"{prefix}.attachments[{i}].url", "must be an absolute http(s) URL")
     if len(event.custom_properties) > LIMITS["custom_properties"]:
         bad.add(f"{prefix}.custom_properties", f"at most {LIMITS['custom_properties']}")
@@ -222,3 +221,16 @@ def _check_lists(
         bad.add(
             f"{prefix}.event_type", f"{event.event_type!r} is not an event type of the calendar"
         )
+
+
+def _is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host, a valid port and no whitespace."""
+    try:
+        # urlparse raises ValueError on an unclosed IPv6 bracket
+        # (`http://[::1`); .port on a port that is not a number or too big.
+        url = urlparse(value)
+        _ = url.port
+    except ValueError:
+        return False
+    has_space = any(c.isspace() for c in value)
+    return url.scheme in ("http", "https") and bool(url.hostname) and not has_space

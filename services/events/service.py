@@ -24,6 +24,7 @@ from services.runtime.errors import BadRequestBuilder
 from services.runtime.names import EVENT_ID_RE, parse_calendar, parse_calendar_child
 from services.runtime.pagination import page_budget
 from services.runtime.principal import principal
+from services.runtime.requests import saturating_add
 from services.runtime.validation import apply_update_mask, check_id, check_request_id
 
 __all__ = ["EventService"]
@@ -192,7 +193,7 @@ class EventService(ev_grpc.EventServiceServicer):
         if end is None:
             # An endless series stops at 5 years (or 50,000 instances) instead of failing.
             first = to_utc(from_proto(master.start), zone)
-            end = max(start or first, first) + _MAX_WINDOW
+            end = saturating_add(max(start or first, first), _MAX_WINDOW)
         query = EventQuery(
             window_start=start,
             window_end=end,
@@ -298,7 +299,8 @@ def _list_query(
         if start or end or request.upcoming:
             bad.add("month", "give a month, an upcoming flag or a time range, not several")
         m = request.month
-        if not (1 <= m.month <= 12 and 1 <= m.year <= 9998 and m.day == 0):
+        # Years 2-9998: the month's bounds in any zone stay inside datetime's range.
+        if not (1 <= m.month <= 12 and 2 <= m.year <= 9998 and m.day == 0):
             bad.add("month", "must be a year and month with day 0, e.g. {year: 2026, month: 11}")
         else:
             first = dt.datetime(m.year, m.month, 1, tzinfo=zone)
@@ -316,9 +318,9 @@ def _list_query(
         start, end = first.astimezone(dt.UTC), nxt.astimezone(dt.UTC)
     if instances:
         if start is not None and end is None:
-            end = start + dt.timedelta(days=366)
+            end = saturating_add(start, dt.timedelta(days=366))
         elif end is not None and start is None:
-            start = end - dt.timedelta(days=366)
+            start = saturating_add(end, -dt.timedelta(days=366))
     bad.raise_if_any()
     if instances:
         _check_window(start, end, "end_time")

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import sys
 from pathlib import Path
 
@@ -18,11 +19,12 @@ import almanac.v1
 import grpc
 from google.protobuf import descriptor_pool, json_format, message_factory
 from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
 
 from services.catalog import CATALOG
 from services.runtime.config import Settings
 
-__all__ = ["TOKEN_FILE", "bearer_token", "call", "find_method"]
+__all__ = ["TOKEN_FILE", "bearer_token", "call", "find_method", "parse_request"]
 
 TOKEN_FILE = Path("data/admin-token")
 
@@ -40,9 +42,53 @@ def find_method(spec: str) -> MethodDescriptor:
     if "." not in service:
         service = f"almanac.v1.{service}"
     try:
-        return descriptor_pool.Default().FindServiceByName(service).methods_by_name[method]
+        found = descriptor_pool.Default().FindServiceByName(service)
     except KeyError:
-        raise SystemExit(f"unknown method {spec!r}; try CalendarService.ListCalendars") from None
+        raise SystemExit(
+            f"almanac call: unknown service in {spec!r}; services: {', '.join(_services())}"
+        ) from None
+    if method not in found.methods_by_name:
+        raise SystemExit(
+            f"almanac call: {found.name} has no method {method!r}; "
+            f"methods: {', '.join(found.methods_by_name)}"
+        )
+    return found.methods_by_name[method]
+
+
+def _services() -> list[str]:
+    file_names = [n for n in dir(almanac.v1) if n.endswith("_pb2")]
+    names = []
+    for module_name in sorted(file_names):
+        module = getattr(almanac.v1, module_name)
+        names.extend(module.DESCRIPTOR.services_by_name)
+    return names
+
+
+_NO_FIELD_RE = re.compile(
+    r'has no field named "(?P<field>[^"]*)" at "(?P<at>[^"]*)"\.\s*'
+    r'Available Fields\(except extensions\): "\[(?P<valid>.*)\]"',
+    re.S,
+)
+
+
+def parse_request(spec: str, body: str, message: Message) -> Message:
+    """``body`` (JSON) into ``message``; a bad body is one clear line (SystemExit)."""
+    try:
+        decoded = json.loads(body or "{}")
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"almanac call: the request is not valid JSON: {exc}") from None
+    if not isinstance(decoded, dict):
+        raise SystemExit("almanac call: the request must be a JSON object, e.g. '{}'")
+    try:
+        return json_format.ParseDict(decoded, message)
+    except Exception as exc:  # json_format raises ParseError, ValueError or TypeError
+        text = str(exc)
+        missing = _NO_FIELD_RE.search(text)
+        if missing:
+            valid = missing["valid"].replace("'", "")
+            text = f"no field {missing['field']!r} in {missing['at']}; valid fields: {valid}"
+        line = " ".join(text.split())
+        raise SystemExit(f"almanac call: bad request for {spec}: {line}") from None
 
 
 def bearer_token() -> str:
@@ -64,7 +110,7 @@ def call(spec: str, body: str, settings: Settings, address: str | None = None) -
         address = f"{settings.host}:{getattr(settings, entry.port_setting)}"
     request_cls = message_factory.GetMessageClass(method.input_type)
     response_cls = message_factory.GetMessageClass(method.output_type)
-    request = json_format.Parse(body or "{}", request_cls())
+    request = parse_request(spec, body, request_cls())
     path = f"/{method.containing_service.full_name}/{method.name}"
     metadata: tuple[tuple[str, str | bytes], ...] = (("authorization", f"Bearer {bearer_token()}"),)
     with grpc.insecure_channel(address) as channel:

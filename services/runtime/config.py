@@ -277,16 +277,38 @@ _OPTIONS = [
     Option("tls_client_ca_file", None,
            "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).",
            _optional(_text()), "path"),
+    Option("rate_limit_per_second", 0.0,
+           "Requests a second each API token may make on average, per process; "
+           "0 turns the limit off. Over it: RESOURCE_EXHAUSTED with a RetryInfo.",
+           _float(0), "number"),
+    Option("rate_limit_burst", 20,
+           "Requests a token may make at once before `rate_limit_per_second` applies.",
+           _int(1), "count"),
     Option("page_token_secret", None,
            "Key that signs page tokens (at least 16 characters); unset: derived from the "
            "store, so every replica agrees.",
            _optional(_text(16)), "secret", secret=True),
+    Option("secret_key", None,
+           "Keys that encrypt connector secrets at rest (URL-safe base64 of 32 bytes; "
+           "comma-separated, the first encrypts, all decrypt). Overrides `secret_key_file`.",
+           _optional(_text(16)), "secret", secret=True),
+    Option("secret_key_file", "./data/secret-key",
+           "File holding the connector-secret keys, one a line; `almanac up` creates it "
+           "when no key is configured; `almanac keys rotate` adds a new key.",
+           _text(), "path"),
     Option("activity_heartbeat_seconds", 15.0,
            "Interval of heartbeats on an idle activity stream.",
            _float(0, exclusive=True), "seconds"),
     Option("activity_retention_days", 30.0,
            "How long activities are kept (fractions allowed); older cursors must resync.",
            _float(0, exclusive=True), "days"),
+    Option("tombstone_retention_days", 30.0,
+           "How long deleted events stay as tombstones (`show_deleted`, incremental sync) "
+           "before the sync worker purges them.",
+           _float(0, exclusive=True), "days"),
+    Option("retention_interval_seconds", 3600.0,
+           "How often the sync worker purges old tombstones and expired idempotency keys.",
+           _float(0, exclusive=True), "seconds"),
     Option("activity_poll_seconds", 0.01,
            "How often the activity service polls the log on SQLite (PostgreSQL notifies).",
            _float(0, exclusive=True), "seconds"),
@@ -368,9 +390,15 @@ class Settings:
     tls_cert_file: str | None = _default("tls_cert_file")
     tls_key_file: str | None = _default("tls_key_file")
     tls_client_ca_file: str | None = _default("tls_client_ca_file")
+    rate_limit_per_second: float = _default("rate_limit_per_second")
+    rate_limit_burst: int = _default("rate_limit_burst")
     page_token_secret: str | None = field(default=_default("page_token_secret"), repr=False)
+    secret_key: str | None = field(default=_default("secret_key"), repr=False)
+    secret_key_file: str = _default("secret_key_file")
     activity_heartbeat_seconds: float = _default("activity_heartbeat_seconds")
     activity_retention_days: float = _default("activity_retention_days")
+    tombstone_retention_days: float = _default("tombstone_retention_days")
+    retention_interval_seconds: float = _default("retention_interval_seconds")
     activity_poll_seconds: float = _default("activity_poll_seconds")
     activity_ring_size: int = _default("activity_ring_size")
     activity_slow_seconds: float = _default("activity_slow_seconds")

@@ -24,6 +24,7 @@ from connectors.state.idempotency import RequestReplayed, lookup, request_hash
 from connectors.state.meta import deployment_secret
 from connectors.store import Store, open_store
 from services.runtime.config import Settings
+from services.runtime.keys import open_secret_box
 from services.runtime.names import resolve_account_id
 from services.runtime.pagination import PageTokens
 from services.runtime.principal import Principal, principal, require_account
@@ -116,6 +117,11 @@ class Runtime:
 async def open_runtime(settings: Settings) -> Runtime:
     store = await open_store(settings.store_url)
     registry = Registry(store)
+    try:
+        registry.secrets = await open_secret_box(settings, registry)
+    except BaseException:
+        await store.close()
+        raise
     if settings.bootstrap_token:
         await registry.bootstrap(settings.bootstrap_token)
     secret = settings.page_token_secret or await deployment_secret(store, "page_token_secret")

@@ -1,4 +1,10 @@
-"""The server interceptor: tracing → auth → error mapping → access log.
+"""The server interceptor: tracing → auth → rate limit → request checks →
+error mapping → access log.
+
+The request checks (`services.runtime.requests`) run for every RPC: bytes
+that do not decode, and Timestamps or Durations out of range, are
+INVALID_ARGUMENT before a servicer sees them. The per-token rate limit
+(`services.runtime.ratelimit`) applies when configured.
 
 One `RuntimeInterceptor` wraps each method handler once (cached per method)
 and runs the four concerns in that order inside the wrapper; each concern is
@@ -39,6 +45,8 @@ from grpc_status import rpc_status
 from connectors.errors import ConnectorError, PermissionDenied, Unauthenticated
 from services.runtime.errors import ServiceError, code_of, grpc_code, to_status
 from services.runtime.principal import Authenticator, Principal, current_principal
+from services.runtime.ratelimit import RateLimiter
+from services.runtime.requests import check_request, tolerant_deserializer
 from services.runtime.tracing import RpcSpan, RpcTracer
 
 __all__ = [
@@ -389,8 +397,10 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         *,
         tracer: RpcTracer | None = None,
         access_log: AccessLog | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._authorizer = authorizer
+        self._limiter = rate_limiter
         self._tracer = tracer
         self._access_log = access_log
         self._mapper = ErrorMapper()
@@ -416,6 +426,9 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         self._authorizer.requirement(method)  # warm the cache off the hot path
         run = self._run
         streaming_out = handler.response_streaming
+        # Undecodable bytes reach the handler as a marker that check_request
+        # reports as INVALID_ARGUMENT (grpc itself would answer UNKNOWN).
+        deserializer = tolerant_deserializer(handler.request_deserializer)
         if handler.request_streaming:
             inner = handler.stream_stream if streaming_out else handler.stream_unary
         else:
@@ -423,10 +436,13 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
 
         if streaming_out:
 
+            async def drive(ctx: _Context, request: Any) -> None:
+                if not handler.request_streaming:
+                    check_request(request)
+                await _drive_stream(inner(request, ctx), ctx)
+
             async def stream_behaviour(request: Any, context: Any) -> None:
-                await run(
-                    method, context, lambda ctx: _drive_stream(inner(request, ctx), ctx), True
-                )
+                await run(method, context, lambda ctx: drive(ctx, request), True)
 
             factory = (
                 grpc.stream_stream_rpc_method_handler
@@ -435,11 +451,13 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
             )
             return factory(
                 stream_behaviour,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
 
         async def call_unary(ctx: _Context, request: Any) -> Any:
+            if not handler.request_streaming:
+                check_request(request)
             result = inner(request, ctx)
             return await result if inspect.isawaitable(result) else result
 
@@ -453,7 +471,7 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         )
         return factory(
             unary_behaviour,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=deserializer,
             response_serializer=handler.response_serializer,
         )
 
@@ -490,6 +508,8 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
             try:
                 principal = await self._authorizer.authorize(method, authorization)
                 if principal is not None:
+                    if self._limiter is not None:
+                        self._limiter.take(principal.token_id)
                     principal_token = current_principal.set(principal)
                 result = await body(ctx)
                 code = ctx.final_code()
@@ -530,10 +550,12 @@ def build_interceptor(
     tracer: RpcTracer | None = None,
     access_log: bool = True,
     public_methods: Iterable[str] = (),
+    rate_limiter: RateLimiter | None = None,
 ) -> RuntimeInterceptor:
     """The interceptor `services.runtime.server.start_server` installs."""
     return RuntimeInterceptor(
         Authorizer(authenticator, public_methods=public_methods),
         tracer=tracer,
         access_log=AccessLog() if access_log else None,
+        rate_limiter=rate_limiter,
     )

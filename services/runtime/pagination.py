@@ -1,7 +1,8 @@
 """Opaque, tamper-evident page tokens (AIP-158).
 
-A token carries the connector's position plus a digest of the request
-fields that define the result set, signed with HMAC-SHA256. A token that was
+A token carries the connector's position plus a digest of the RPC's request
+type and the request fields that define the result set, signed with
+HMAC-SHA256. A token that was
 altered, comes from another deployment, or is replayed with different
 filters is INVALID_ARGUMENT instead of silently returning the wrong page.
 """
@@ -49,13 +50,20 @@ class PageTokens:
     secret: bytes
 
     def request_digest(self, request: Message, *, ignore: tuple[str, ...] = ()) -> str:
-        """Digest of the request without its paging fields (and ``ignore``)."""
+        """Digest of the request without its paging fields (and ``ignore``).
+
+        The request's message type is part of it, which binds a token to its
+        RPC (every RPC has its own request message): a token of ListTimeZones
+        replayed to ListAccounts with the same empty filter is refused.
+        """
         copy = type(request)()
         copy.CopyFrom(request)
         for name in ("page_token", "page_size", *ignore):
             if name in copy.DESCRIPTOR.fields_by_name:
                 copy.ClearField(name)
-        return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()[:16]
+        digest = hashlib.sha256(request.DESCRIPTOR.full_name.encode() + b"\0")
+        digest.update(copy.SerializeToString(deterministic=True))
+        return digest.hexdigest()[:16]
 
     def start(self, request: Message, ignore: tuple[str, ...] = ()) -> tuple[PageRequest, str]:
         """The page a List request asks for, and its digest for ``next_token``.

@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime.config import Settings
 from services.runtime.interceptors import build_interceptor
 from services.runtime.principal import Authenticator
+from services.runtime.ratelimit import RateLimiter
 from services.runtime.tracing import RpcTracer, Tracing, setup_tracing
 
 __all__ = [
@@ -174,6 +175,11 @@ async def start_server(
         tracer=RpcTracer(tracing.tracer) if tracing.tracer is not None else None,
         access_log=settings.access_log,
         public_methods=public_methods,
+        rate_limiter=(
+            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+            if settings.rate_limit_per_second > 0
+            else None
+        ),
     )
     server = grpc.aio.server(
         interceptors=[interceptor],

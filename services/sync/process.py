@@ -3,7 +3,8 @@
 It serves only gRPC health (so ``almanac up``, orchestrators and load
 balancers can watch it like any service) and runs
 :class:`connectors.sync.worker.SyncWorker` until it is told to stop; leases
-in the store let any number of these run side by side.
+in the store let any number of these run side by side. It also runs the
+retention purge (`connectors.state.retention`) in the background.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import os
 import socket
 
+from connectors.state.retention import run_retention
 from connectors.sync.worker import SyncOptions, SyncWorker
 from services.runtime.config import Settings
 from services.runtime.context import open_runtime
@@ -52,10 +54,19 @@ async def serve_sync(settings: Settings, port: int) -> None:
 
         running.on_shutdown.append(finish)
         task = asyncio.create_task(worker.run(stop))
+        retention = asyncio.create_task(
+            run_retention(
+                rt.store,
+                settings.tombstone_retention_days * 86400,
+                settings.retention_interval_seconds,
+                stop,
+            )
+        )
         # Parents (almanac up, tests) read this line to learn the bound port.
         print(f"READY sync {running.address}", flush=True)
         await serve_forever(running)
         stop.set()
         await task
+        await retention
     finally:
         await rt.aclose()

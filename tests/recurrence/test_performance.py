@@ -77,3 +77,45 @@ def test_month_by_month_does_not_rewalk_the_history() -> None:
             expand(start, None, rec, window_start=a, window_end=b)
 
     assert _best_ms(year) < 15
+
+
+def test_window_far_beyond_a_counted_series_is_cheap() -> None:
+    # A counted series ends early; a window near year 9998 used to count the
+    # DST gaps of every year in between (a minute of CPU for one request).
+    berlin = ZoneInfo("Europe/Berlin")
+    start = to_proto(datetime(2026, 3, 2, 9, tzinfo=berlin))
+    end = to_proto(datetime(2026, 3, 2, 10, tzinfo=berlin))
+    rec = event_service_pb2.Recurrence(rrules=["FREQ=WEEKLY;COUNT=20"])
+    far = (datetime(9998, 1, 1, tzinfo=UTC), datetime(9998, 2, 1, tzinfo=UTC))
+    began = time.process_time()
+    assert not expand(start, end, rec, window_start=far[0], window_end=far[1]).occurrences
+    assert time.process_time() - began < 1.0
+    near = (datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC))
+    found = expand(start, end, rec, window_start=near[0], window_end=near[1]).occurrences
+    assert [o.index for o in found] == [19, 20]  # 6 and 13 July; the series ends there
+
+
+def test_far_years_repeat_the_transitions_of_400_years_before() -> None:
+    from connectors.recurrence import zones
+
+    for name in ("Europe/Berlin", "America/Santiago", "Africa/Casablanca", "Australia/Sydney"):
+        zone = ZoneInfo(name)
+        for year in (2500, 3001, 9997):
+            direct = tuple(
+                zones.Transition(c.instant, c.before.offset, c.after.offset)
+                for c in zones.changes(zone, year)
+                if c.before.offset != c.after.offset
+            )
+            assert zones.transitions(zone, year) == direct, (name, year)
+
+
+def test_window_far_beyond_an_endless_series_takes_seconds_not_minutes() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    start = to_proto(datetime(2026, 3, 2, 9, tzinfo=berlin))
+    end = to_proto(datetime(2026, 3, 2, 10, tzinfo=berlin))
+    rec = event_service_pb2.Recurrence(rrules=["FREQ=WEEKLY"])
+    far = (datetime(9998, 1, 1, tzinfo=UTC), datetime(9998, 2, 1, tzinfo=UTC))
+    began = time.process_time()
+    found = expand(start, end, rec, window_start=far[0], window_end=far[1]).occurrences
+    assert len(found) in (4, 5) and all(o.start_utc.year == 9998 for o in found)
+    assert time.process_time() - began < 15  # was about 80 s

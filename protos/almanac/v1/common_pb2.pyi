@@ -96,6 +96,17 @@ class EventTime(_message.Message):
       at 09:00 local time across daylight-saving changes).
     * Floating: `floating`, a wall-clock time with no zone (RFC 5545 form #1),
       which happens at that local time wherever the reader is.
+
+    Limits of every Timestamp and Duration in any request (checked once for
+    every RPC, before anything else; a value outside them is INVALID_ARGUMENT
+    naming its field):
+    * `google.protobuf.Timestamp`: from 0001-01-01T00:00:00Z to
+      9999-12-31T23:59:59.999999999Z (seconds -62135596800 to 253402300799),
+      nanos 0 to 999,999,999.
+    * `google.protobuf.Duration`: at most 315,576,000,000 seconds either way,
+      nanos with the sign of seconds and under one second.
+    A `google.type.Date` must be a date that exists, years 1 to 9999 (some
+    fields allow fewer, and say so).
     """
 
     DESCRIPTOR: _descriptor.Descriptor

@@ -63,7 +63,7 @@ async def _sync(path: Path, fake: FakeGraph, user: str, refresh: str,
     from connectors.base import WriteContext
     from connectors.registry import Connectors
     from connectors.state.accounts import Registry
-from connectors.state.secrets import SecretBox
+    from connectors.state.secrets import SecretBox
     from connectors.store import open_store
     from connectors.sync.worker import SyncOptions, SyncWorker
 

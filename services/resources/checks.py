@@ -30,13 +30,19 @@ def check_features(bad: BadRequestBuilder, features: list[str], path: str) -> No
         seen.add(feature.strip().casefold())
 
 
+REQUIRED = frozenset({"display_name", "email"})
+
+
 def check_resource(
-    bad: BadRequestBuilder, r: rs_pb.Resource, prefix: str, account: str, create: bool
-) -> None:
-    """``create``: the required fields must be there (also for a mask that names them)."""
-    check_length(bad, f"{prefix}.display_name", r.display_name, 256, required=create)
+    bad: BadRequestBuilder, r: rs_pb.Resource, prefix: str, account: str,
+    required: frozenset[str] = REQUIRED,
+) -> None:  # fmt: skip
+    """``required``: the fields that must not be empty (on update: those the mask names)."""
+    check_length(
+        bad, f"{prefix}.display_name", r.display_name, 256, required="display_name" in required
+    )
     check_length(bad, f"{prefix}.description", r.description, 8192)
-    if create and not r.email:
+    if "email" in required and not r.email:
         bad.add(f"{prefix}.email", "is required")
     elif r.email and not email_ok(r.email):
         bad.add(f"{prefix}.email", f"is not an email address: {r.email[:64]!r}")

@@ -10,7 +10,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from connectors.base import ResourceFilter, WriteContext
 from connectors.store.rows import new_id
-from services.resources.checks import check_features, check_resource
+from services.resources.checks import REQUIRED, check_features, check_resource
 from services.runtime.context import Context, Runtime
 from services.runtime.errors import BadRequestBuilder
 from services.runtime.names import CHILD_ID_RE, parse_account, parse_account_child
@@ -37,9 +37,9 @@ def _calendar_of(resource: rs_pb.Resource, account_id: str) -> None:
         resource.calendar = f"accounts/{account_id}/" + resource.calendar[len("accounts/me/") :]
 
 
-def _requires(mask: FieldMask) -> bool:
+def _required(mask: FieldMask) -> frozenset[str]:
     """An update that names display_name or email (or `*`) must not empty them."""
-    return bool({"display_name", "email", "*"} & set(mask.paths))
+    return REQUIRED if "*" in mask.paths else REQUIRED & set(mask.paths)
 
 
 class ResourceService(rs_grpc.ResourceServiceServicer):
@@ -91,7 +91,7 @@ class ResourceService(rs_grpc.ResourceServiceServicer):
         bad = BadRequestBuilder()
         if not request.HasField("resource"):
             bad.add("resource", "is required")
-        check_resource(bad, request.resource, "resource", account_id, create=True)
+        check_resource(bad, request.resource, "resource", account_id)
         check_id(bad, "resource_id", request.resource_id, CHILD_ID_RE)
         check_request_id(bad, "request_id", request.request_id)
         bad.raise_if_any()
@@ -122,7 +122,7 @@ class ResourceService(rs_grpc.ResourceServiceServicer):
         patch = rs_pb.Resource()
         patch.CopyFrom(request.resource)
         _calendar_of(patch, account_id)
-        check_resource(bad, patch, "resource", account_id, create=_requires(request.update_mask))
+        check_resource(bad, patch, "resource", account_id, _required(request.update_mask))
         masked = masked_update(
             bad, patch, request.update_mask, mutable=_MUTABLE, output_only=_OUTPUT,
             keep_if_empty=("calendar", "category"),

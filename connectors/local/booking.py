@@ -34,8 +34,8 @@ from connectors.recurrence import expand, from_proto, to_proto, to_utc
 
 from .events.busy import busy_blocks
 from .events.records import KIND_EXCEPTION, KIND_MASTER
-from .resources import resources_by_email
 from .events.writes import EventTx
+from .resources import resources_by_email
 
 __all__ = ["Bookings", "copy_id", "policy_problem"]
 
@@ -148,7 +148,9 @@ def _copy_of(calendar: str, event_id: str, event: ev_pb.Event) -> str:
 
 async def _zone(target: EventTx) -> ZoneInfo:
     row = await target.tx.fetchone(
-        "SELECT body FROM calendars WHERE account_id = ? AND id = ?", target.account, target.calendar
+        "SELECT body FROM calendars WHERE account_id = ? AND id = ?",
+        target.account,
+        target.calendar,
     )
     zone = cal_pb.Calendar.FromString(bytes(row["body"])).time_zone if row else ""
     return ZoneInfo(zone or "UTC")

@@ -48,6 +48,7 @@ __all__ = [
 # field paths that changed out. It may raise InvalidArgument.
 EventMutation = Callable[[ev_pb.Event], tuple[ev_pb.Event, Sequence[str]]]
 
+
 class BookingHook(Protocol):
     """Answers for the resources an event invites (``connectors.local.booking``)."""
 

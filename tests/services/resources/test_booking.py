@@ -40,7 +40,7 @@ def test_free_room_accepts_and_a_clash_is_declined(
     t0 = base_time() + 9 * H
     first = book(account, room, t0)
     assert answer(first, room).resource and answer(first, room).response_status == ACCEPTED
-    human = [a for a in first.attendees if a.email == "ann@example.com"][0]
+    human = next(a for a in first.attendees if a.email == "ann@example.com")
     assert not human.resource and human.response_status != ACCEPTED
     on_room = room_events(account, room, t0 - H)
     assert [(e.display_name, e.ical_uid) for e in on_room] == [("Meeting", first.ical_uid)]

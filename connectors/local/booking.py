@@ -30,6 +30,7 @@ from almanac.v1 import event_service_pb2 as ev_pb
 from almanac.v1 import resource_service_pb2 as rs_pb
 
 from connectors.base import BusyBlock
+from connectors.policy import policy_problem
 from connectors.recurrence import expand, from_proto, to_proto, to_utc
 
 from .events.busy import busy_blocks
@@ -37,7 +38,7 @@ from .events.records import KIND_EXCEPTION, KIND_MASTER
 from .events.writes import EventTx
 from .resources import resources_by_email
 
-__all__ = ["Bookings", "copy_id", "policy_problem"]
+__all__ = ["Bookings", "copy_id"]
 
 HORIZON = timedelta(days=366)
 MAX_OCCURRENCES = 1000
@@ -50,24 +51,6 @@ def copy_id(calendar: str, event_id: str) -> str:
     """The id of a booking's copy on the resource's calendar (one per organizer event)."""
     digest = hashlib.sha256(f"{calendar}/{event_id}".encode()).hexdigest()[:32]
     return f"booking-{digest}"
-
-
-def policy_problem(
-    policy: rs_pb.BookingPolicy, organizer: str, start: datetime, end: datetime, now: datetime
-) -> str:
-    """Why the policy declines a booking from ``start`` to ``end``; "" when it allows it."""
-    limit = policy.max_duration.ToTimedelta()
-    if limit and end - start > limit:
-        return f"declined: longer than the longest booking allowed ({limit})"
-    ahead = policy.max_advance.ToTimedelta()
-    if ahead and start > now + ahead:
-        return f"declined: starts more than {ahead} ahead"
-    if policy.allowed_bookers:
-        who = organizer.lower()
-        allowed = {b.lower() for b in policy.allowed_bookers}
-        if who not in allowed and ("@" + who.partition("@")[2]) not in allowed:
-            return f"declined: {organizer or 'an unknown organizer'} may not book this resource"
-    return ""
 
 
 class Bookings:

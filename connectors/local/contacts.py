@@ -14,10 +14,10 @@ from almanac.v1 import contact_service_pb2 as ct_pb
 
 from connectors.base import Page, PageRequest, WriteContext
 from connectors.store import Store
+from connectors.text import digits, fold, like_pattern, search_text
 
 from .calendars import lock_account
 from .table import BodyTable
-from .text import digits, fold, like_pattern, search_text
 
 __all__ = ["CONTACTS", "LocalContacts", "contact_name"]
 

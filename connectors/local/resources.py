@@ -18,10 +18,10 @@ from connectors.base import Page, PageRequest, ResourceFilter, WriteContext
 from connectors.errors import AlreadyExists, NotFound
 from connectors.store import Row, Store, Transaction
 from connectors.store.rows import new_id
+from connectors.text import fold, like_pattern, search_text
 
 from .calendars import CALENDARS, calendar_name, insert_calendar, lock_account
 from .table import BodyTable
-from .text import fold, like_pattern, search_text
 
 __all__ = ["RESOURCES", "LocalResources", "resource_name", "resources_by_email"]
 

@@ -19,6 +19,8 @@ from connectors.store.rows import timestamp_from_us, us_from_timestamp
 from services.availability.checks import check_free_busy, check_query
 from services.availability.engine import Block, Participant, Query, Reason, solve
 from services.availability.intervals import Interval, intersect, merge, subtract
+from services.availability.room_query import load_rooms
+from services.availability.rooms import Room
 from services.availability.working_hours import available_intervals
 from services.runtime.context import Context, Runtime
 from services.runtime.names import parse_calendar
@@ -110,6 +112,12 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         required = [
             await participant(p, f"participants[{i}]") for i, p in enumerate(required_specs)
         ]
+        rooms: list[Room] = []
+        room_exclusions: list[av_pb.RoomExclusion] = []
+        if request.HasField("rooms"):
+            rooms, room_exclusions = await load_rooms(
+                self.rt, request.rooms, window, limits.duration, request.explain
+            )
         groups = []
         for g, group in enumerate(request.groups):
             members = [
@@ -128,10 +136,14 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
                 explain=request.explain,
                 required=list(required),
                 groups=groups,
+                rooms=rooms,
+                room_count=(request.rooms.count or 1) if request.HasField("rooms") else 0,
             )
         )
         zone = ZoneInfo(request.time_zone or "UTC")
         response = av_pb.QueryAvailabilityResponse(truncated=result.truncated)
+        if request.explain:
+            response.room_exclusions.extend(room_exclusions)
         for slot in result.slots:
             response.available_times.append(
                 av_pb.AvailableTime(
@@ -140,6 +152,7 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
                     local_start=_local(slot.start, zone),
                     local_end=_local(slot.end, zone),
                     free_optional=slot.free_optional,
+                    free_rooms=slot.free_rooms,
                 )
             )
         if result.exclusions:

@@ -27,6 +27,7 @@ SCENARIO_MODULES = (
     "bench.events",
     "bench.activity",
     "bench.availability",
+    "bench.rooms",
     "bench.mirror",
 )
 for _module in SCENARIO_MODULES:

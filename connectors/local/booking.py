@@ -217,7 +217,29 @@ async def _put_copy(target: EventTx, copy_id_: str, copy: ev_pb.Event, series_co
         key = copy_id_[len(series_copy) + 1 :] if series_copy else ""
         await target.insert(copy_id_, copy, series_copy, key)
     else:
-        await target.replace(copy_id_, copy, ["booking"], previous_kind=row["kind"])
+        before = ev_pb.Event.FromString(bytes(row["body"]))
+        changed = _changed(before, copy)
+        if changed or row["deleted"]:
+            await target.replace(copy_id_, copy, changed, previous_kind=row["kind"])
+
+
+def _changed(before: ev_pb.Event, after: ev_pb.Event) -> list[str]:
+    """Top-level fields of the copy that differ (for the activity's changed fields)."""
+    skip = {"etag", "create_time", "update_time", "delete_time"}
+    return [
+        f.name
+        for f in ev_pb.Event.DESCRIPTOR.fields
+        if f.name not in skip and _value(before, f.name) != _value(after, f.name)
+    ]
+
+
+def _value(event: ev_pb.Event, name: str) -> object:
+    field = ev_pb.Event.DESCRIPTOR.fields_by_name[name]
+    if field.is_repeated:
+        return list(getattr(event, name))
+    if field.message_type is not None and not event.HasField(name):  # type: ignore[arg-type]
+        return None
+    return getattr(event, name)
 
 
 async def _drop_copy(target: EventTx, copy_id_: str) -> None:

@@ -170,14 +170,23 @@ def test_booking_policy_limits(
 def test_booking_activity(almanac: Almanac, directory: Directory, account: TestAccount) -> None:
     room = make_room(directory, account)
     event = book(account, room, base_time() + 9 * H)
+    almanac.events().UpdateEvent(
+        ev_pb.UpdateEventRequest(
+            event=ev_pb.Event(name=event.name, start=at(base_time() + 11 * H, "UTC")),
+            update_mask=field_mask_pb2.FieldMask(paths=["start"]),
+        )
+    )
     almanac.events().DeleteEvent(ev_pb.DeleteEventRequest(name=event.name))
     on_room = [
         a
         for a in directory.activities(account.name)
         if a.calendar == room.calendar and a.resource_type == common_pb2.RESOURCE_TYPE_EVENT
     ]
-    assert [a.type for a in on_room] == [act_pb.ACTIVITY_TYPE_ADDED, act_pb.ACTIVITY_TYPE_DELETED]
+    assert [a.type for a in on_room] == [
+        act_pb.ACTIVITY_TYPE_ADDED, act_pb.ACTIVITY_TYPE_UPDATED, act_pb.ACTIVITY_TYPE_DELETED,
+    ]  # fmt: skip
     assert on_room[0].event_snapshot.ical_uid == event.ical_uid
+    assert set(on_room[1].changed_fields.paths) == {"start", "end"}
     organizer = [a for a in directory.activities(account.name) if a.resource == event.name]
     assert answer(organizer[0].event_snapshot, room).response_status == ACCEPTED
 

@@ -21,7 +21,7 @@ from connectors.store.rows import datetime_from_us as from_us
 from connectors.store.rows import us_from_datetime
 from connectors.text import fold
 from services.availability.intervals import Interval
-from services.availability.rooms import Room
+from services.availability.rooms import Room, prepare, rooms_free
 from services.contacts.checks import email_ok
 from services.resources.checks import check_features
 from services.runtime.context import Runtime
@@ -29,9 +29,19 @@ from services.runtime.errors import BadRequestBuilder
 from services.runtime.names import parse_account
 from services.runtime.validation import check_length
 
-__all__ = ["DEFAULT_INCREMENT", "MAX_ROOMS", "check_rooms", "load_rooms"]
+__all__ = [
+    "DEFAULT_INCREMENT",
+    "EXTRA_ROOMS",
+    "MAX_ROOMS",
+    "check_rooms",
+    "load_rooms",
+    "pick_rooms",
+]
 
 MAX_ROOMS = 50
+# Without explain, the search stops once every slot has this many rooms more
+# than it needs: alternatives to choose from, without reading every room.
+EXTRA_ROOMS = 2
 DEFAULT_INCREMENT = 15 * 60 * 1_000_000  # rooms need slots: a range says no room
 _KIND = av_pb.RoomExclusionKind
 
@@ -70,24 +80,46 @@ def _why_not(r: rs_pb.Resource, q: av_pb.RoomQuery, duration: int) -> tuple[int,
     return None
 
 
-async def load_rooms(
-    rt: Runtime, q: av_pb.RoomQuery, window: Interval, duration: int, explain: bool
-) -> tuple[list[Room], list[av_pb.RoomExclusion]]:
-    """The rooms that may serve the meeting, with their busy time, and the others."""
+async def pick_rooms(
+    rt: Runtime, q: av_pb.RoomQuery, duration: int
+) -> tuple[list[rs_pb.Resource], list[av_pb.RoomExclusion]]:
+    """The rooms that may serve the meeting, smallest first, and why the others may not."""
     _, account_id = rt.account(parse_account(q.parent, "rooms.parent").account, "rooms.parent")
     connector = await rt.connector(
         account_id, acc_pb.CAPABILITY_RESOURCES, acc_pb.CAPABILITY_BUSY_TIME
     )
     page = await connector.list_resources(account_id, ResourceFilter(), PageRequest(0))
-    rooms: list[Room] = []
+    picked: list[rs_pb.Resource] = []
     excluded: list[av_pb.RoomExclusion] = []
-    now = dt.datetime.now(dt.UTC)
     for r in page.items:
         why = _why_not(r, q, duration)
-        if why is not None:
-            if r.category == rs_pb.Resource.CATEGORY_ROOM:  # other resources are not news
-                excluded.append(av_pb.RoomExclusion(resource=r.name, kind=why[0], detail=why[1]))  # type: ignore[arg-type]
-            continue
+        if why is None:
+            picked.append(r)
+        elif r.category == rs_pb.Resource.CATEGORY_ROOM:  # other resources are not news
+            kind, detail = why
+            excluded.append(av_pb.RoomExclusion(resource=r.name, kind=kind, detail=detail))  # type: ignore[arg-type]
+    # Smallest first: a meeting should not take the boardroom when a
+    # small room does (and a search that stops early then offers those).
+    picked.sort(key=lambda r: (r.capacity, r.display_name, r.name))
+    return picked, excluded
+
+
+async def load_rooms(
+    rt: Runtime, q: av_pb.RoomQuery, picked: list[rs_pb.Resource], window: Interval,
+    duration: int, explain: bool, wanted: list[Interval], target: int,
+) -> list[Room]:  # fmt: skip
+    """The busy time of ``picked`` rooms, in order, until each ``wanted`` slot has
+    ``target`` of them free (0: every room, as ``explain`` needs)."""
+    _, account_id = rt.account(parse_account(q.parent, "rooms.parent").account, "rooms.parent")
+    connector = await rt.connector(
+        account_id, acc_pb.CAPABILITY_RESOURCES, acc_pb.CAPABILITY_BUSY_TIME
+    )
+    now = dt.datetime.now(dt.UTC)
+    rooms: list[Room] = []
+    short = {slot: 0 for slot in wanted}  # slot -> rooms free so far
+    for r in picked:
+        if target and not short:
+            break
         calendar_id = r.calendar.rsplit("/", 1)[1]
         calendar = await connector.get_calendar(account_id, calendar_id)
         zone = ZoneInfo(calendar.time_zone or "UTC")
@@ -100,12 +132,14 @@ async def load_rooms(
         if ahead:
             # A booking may start up to the cutoff, so a slot may end a duration later.
             off.append((us_from_datetime(now + ahead) + duration, window[1] + 1))
-        events = (
-            [(b.start_us, b.end_us, f"{r.calendar}/events/{b.event_id}") for b in blocks]
-            if explain
-            else []
-        )
-        rooms.append(
-            Room(r.name, r.calendar, [(b.start_us, b.end_us) for b in blocks], off, events)
-        )
-    return rooms, excluded
+        events = [(b.start_us, b.end_us, f"{r.calendar}/events/{b.event_id}") for b in blocks]
+        room = Room(r.name, r.calendar, [(b.start_us, b.end_us) for b in blocks], off,
+                    events if explain else [])  # fmt: skip
+        rooms.append(room)
+        if target:
+            prepare([room], window)
+            for slot in [s for s in short if rooms_free([room], *s)]:
+                short[slot] += 1
+                if short[slot] >= target:
+                    del short[slot]
+    return rooms

@@ -371,7 +371,10 @@ class AvailableTime(_message.Message):
 
     @_builtins.property
     def free_rooms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """With `rooms`: the matching rooms free for the whole slot, by name."""
+        """With `rooms`: matching rooms free for the whole slot, by name, smallest
+        first. Without `explain` the search stops once every slot has
+        `rooms.count` + 2 of them, so more rooms may be free than are listed.
+        """
 
     def __init__(
         self,

@@ -185,7 +185,7 @@ def test_query_finds_rooms_and_explains(
     big, mid = rooms["big"].name, rooms["mid"].name
     got = [(int((s.start_time.seconds - t0.timestamp()) // 60), list(s.free_rooms))
            for s in reply.available_times]  # fmt: skip
-    assert got == [(60, [big]), (180, [big, mid])], got
+    assert got == [(60, [big]), (180, [mid, big])], got  # smallest first
     why = {x.resource: x.kind for x in reply.room_exclusions}
     K = av_pb.RoomExclusionKind
     assert why == {
@@ -231,3 +231,27 @@ def test_bad_room_queries(
         "max_results", "rooms.parent", "rooms.count", "rooms.min_capacity", "rooms.features[0]",
         "rooms.organizer",
     }  # fmt: skip
+
+
+def test_search_stops_at_enough_rooms_unless_explaining(
+    almanac: Almanac, directory: Directory, availability: AvailabilityClient,
+    account: TestAccount,
+) -> None:  # fmt: skip
+    sizes = [12, 4, 10, 6, 8, 20]
+    names = {make_room(directory, account, f"R{size}", capacity=size).name: size for size in sizes}
+    by_size = sorted(names, key=names.__getitem__)
+    t0 = base_time() + dt.timedelta(hours=9)
+    request = av_pb.QueryAvailabilityRequest(
+        participants=[av_pb.Participant(calendars=[account.primary], ignore_working_hours=True)],
+        meeting_duration=dur(60),
+        time_windows=[trange(t0, t0 + dt.timedelta(hours=2))],
+        rooms=av_pb.RoomQuery(parent=account.name, min_capacity=5),
+    )
+    reply = availability().QueryAvailability(request)
+    assert len(reply.available_times) == 5  # 9:00 .. 10:00 every 15 minutes
+    # Enough for one room plus two alternatives, smallest first.
+    assert all(list(t.free_rooms) == by_size[1:4] for t in reply.available_times)
+    request.explain = True
+    reply = availability().QueryAvailability(request)
+    assert all(list(t.free_rooms) == by_size[1:] for t in reply.available_times)
+    assert [x.kind for x in reply.room_exclusions] == [av_pb.ROOM_EXCLUSION_KIND_TOO_SMALL]

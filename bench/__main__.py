@@ -27,6 +27,7 @@ SCENARIO_MODULES = (
     "bench.events",
     "bench.activity",
     "bench.availability",
+    "bench.rooms",
     "bench.mirror",
     "bench.gateway",
     "bench.google",

@@ -55,6 +55,7 @@ __all__ = [
     "ImportCounts",
     "Page",
     "PageRequest",
+    "ResourceFilter",
     "ResourceStore",
     "ScheduleMutation",
     "ScheduleStore",
@@ -143,6 +144,18 @@ class BusyBlock(NamedTuple):
     end_us: int
     tentative: bool
     event_id: str  # the event or instance id in its calendar; "" unless asked for
+
+
+@dataclass(frozen=True)
+class ResourceFilter:
+    """What ``ListResources`` and room finding ask for; empty parts match all."""
+
+    category: int = 0  # almanac.v1.Resource.Category
+    min_capacity: int = 0
+    building: str = ""  # case- and accent-insensitive, whole
+    features: tuple[str, ...] = ()  # every one, case-insensitive
+    text: str = ""  # in names, description, location, building, email
+    emails: tuple[str, ...] = ()  # only these emails (booking), lower-case
 
 
 @dataclass(frozen=True)
@@ -269,8 +282,8 @@ class IcsImport(Protocol):
 
 
 class ContactStore(Protocol):
-    """Contacts of an account (ContactService). No connector has it yet:
-    the capability is absent everywhere, so the service is UNIMPLEMENTED."""
+    """Contacts of an account (ContactService): the local connector keeps
+    them; remote backends lack the capability until CardDAV brings it."""
 
     async def list_contacts(
         self, account: str, query: str, page: PageRequest
@@ -297,14 +310,16 @@ class ResourceStore(Protocol):
     """Rooms and other bookable resources (ResourceService; same state as contacts)."""
 
     async def list_resources(
-        self, account: str, query: str, page: PageRequest
-    ) -> Page[rs_pb.Resource]: ...
+        self, account: str, query: ResourceFilter, page: PageRequest
+    ) -> Page[rs_pb.Resource]:
+        """Matching resources by display name; ``page.size`` 0: all of them."""
 
     async def get_resource(self, account: str, resource_id: str) -> rs_pb.Resource: ...
 
     async def create_resource(
         self, account: str, resource: rs_pb.Resource, resource_id: str, ctx: WriteContext
-    ) -> rs_pb.Resource: ...
+    ) -> rs_pb.Resource:
+        """Store it; without ``calendar``, create its calendar in the same transaction."""
 
     async def update_resource(
         self, account: str, resource_id: str, apply: Callable[[rs_pb.Resource], tuple[
@@ -317,6 +332,7 @@ class ResourceStore(Protocol):
 
 
 class AccountConnector(
-    Connector, CalendarStore, ScheduleStore, EventStore, BusyTime, IcsImport, Protocol
-):
+    Connector, CalendarStore, ScheduleStore, EventStore, BusyTime, IcsImport, ContactStore,
+    ResourceStore, Protocol,
+):  # fmt: skip
     """All a servicer reaches through; the capability check guards each part."""

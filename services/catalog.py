@@ -16,13 +16,17 @@ from almanac.v1 import account_service_pb2_grpc as acc_grpc
 from almanac.v1 import activity_service_pb2_grpc as act_grpc
 from almanac.v1 import availability_service_pb2_grpc as av_grpc
 from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
+from almanac.v1 import contact_service_pb2_grpc as ct_grpc
 from almanac.v1 import event_service_pb2_grpc as ev_grpc
+from almanac.v1 import resource_service_pb2_grpc as rs_grpc
 
 from services.accounts.service import AccountService
 from services.activity.service import ActivityService
 from services.availability.service import AvailabilityService
 from services.calendars.service import CalendarService
+from services.contacts.service import ContactService
 from services.events.service import EventService
+from services.resources.service import ResourceService
 from services.runtime.context import Runtime
 
 __all__ = ["CATALOG", "ServiceEntry"]
@@ -74,6 +78,20 @@ CATALOG: dict[str, ServiceEntry] = {
             "almanac.v1.ActivityService",
             ActivityService,
             act_grpc.add_ActivityServiceServicer_to_server,
+        ),
+        ServiceEntry(
+            "contact",
+            "contact_port",
+            "almanac.v1.ContactService",
+            ContactService,
+            ct_grpc.add_ContactServiceServicer_to_server,
+        ),
+        ServiceEntry(
+            "resource",
+            "resource_port",
+            "almanac.v1.ResourceService",
+            ResourceService,
+            rs_grpc.add_ResourceServiceServicer_to_server,
         ),
     )
 }

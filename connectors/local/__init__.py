@@ -14,10 +14,21 @@ from connectors.base import Capability
 from connectors.store import Store
 
 from .calendars import PRIMARY_ID, LocalCalendars, insert_calendar
+from .contacts import LocalContacts
 from .events import LocalEvents
 from .hooks import Upstream
+from .resources import LocalResources
 
-__all__ = ["LOCAL_CAPABILITIES", "PRIMARY_ID", "LocalConnector", "insert_calendar"]
+__all__ = [
+    "ACCOUNT_CONTENTS",
+    "LOCAL_CAPABILITIES",
+    "PRIMARY_ID",
+    "LocalConnector",
+    "insert_calendar",
+]
+
+# Tables of an account's own data beside its calendars, deleted with it.
+ACCOUNT_CONTENTS = ("contacts", "resources")
 
 LOCAL_CAPABILITIES: frozenset[Capability] = frozenset(
     {
@@ -29,11 +40,13 @@ LOCAL_CAPABILITIES: frozenset[Capability] = frozenset(
         acc_pb.CAPABILITY_BUSY_TIME,
         acc_pb.CAPABILITY_ICS_IMPORT,
         acc_pb.CAPABILITY_ICS_EXPORT,
+        acc_pb.CAPABILITY_CONTACTS,
+        acc_pb.CAPABILITY_RESOURCES,
     }
 )
 
 
-class LocalConnector(LocalCalendars, LocalEvents):
+class LocalConnector(LocalCalendars, LocalEvents, LocalContacts, LocalResources):
     """Every local capability over one store, shared by the accounts it serves."""
 
     def __init__(
@@ -46,6 +59,8 @@ class LocalConnector(LocalCalendars, LocalEvents):
     ) -> None:
         LocalCalendars.__init__(self, store, upstream)
         LocalEvents.__init__(self, store, upstream)
+        LocalContacts.__init__(self, store)
+        LocalResources.__init__(self, store)
         self.name = name
         self.capabilities = capabilities
         self.store = store

@@ -38,6 +38,9 @@ class BodyTable(Generic[M]):
     kind: str  # for messages: "calendar", "schedule", ...
     # Where the resource's calendar name comes from, for the activity log.
     calendar_of: Callable[[M], str]
+    # Columns computed from the body (sort and search keys), rewritten on
+    # every insert and update so that they never drift from it.
+    derived: Callable[[M], dict[str, int | str]] | None = None
 
     def _where(self) -> str:
         return " AND ".join(f"{c} = ?" for c in self.key_columns)
@@ -63,8 +66,9 @@ class BodyTable(Generic[M]):
         resource.create_time.CopyFrom(timestamp_from_us(now))  # type: ignore[attr-defined]
         resource.update_time.CopyFrom(timestamp_from_us(now))  # type: ignore[attr-defined]
         resource, body = seal(resource)
-        columns = [*self.key_columns, "body", "create_time", "update_time", *(extra or {})]
-        values = [*key, body, now, now, *(extra or {}).values()]
+        extra = {**(extra or {}), **(self.derived(resource) if self.derived else {})}
+        columns = [*self.key_columns, "body", "create_time", "update_time", *extra]
+        values = [*key, body, now, now, *extra.values()]
         try:
             await tx.execute(
                 f"INSERT INTO {self.table} ({', '.join(columns)})"
@@ -96,10 +100,13 @@ class BodyTable(Generic[M]):
         now = now_us()
         updated.update_time.CopyFrom(timestamp_from_us(now))  # type: ignore[attr-defined]
         updated, body = seal(updated)
+        derived = self.derived(updated) if self.derived else {}
+        sets = "".join(f", {column} = ?" for column in derived)
         await tx.execute(
-            f"UPDATE {self.table} SET body = ?, update_time = ? WHERE {self._where()}",
+            f"UPDATE {self.table} SET body = ?, update_time = ?{sets} WHERE {self._where()}",
             body,
             now,
+            *derived.values(),
             *key,
         )
         await self._log(tx, dialect, key, act_pb.ACTIVITY_TYPE_UPDATED, updated, ctx, changed)

@@ -22,7 +22,7 @@ from connectors.errors import (
     FailedPrecondition,
     NotFound,
 )
-from connectors.local import PRIMARY_ID, insert_calendar
+from connectors.local import ACCOUNT_CONTENTS, PRIMARY_ID, insert_calendar
 from connectors.local.calendars import CALENDAR_CONTENTS
 from connectors.state.activity import append_activity
 from connectors.state.idempotency import claim, fulfil
@@ -279,7 +279,7 @@ class Registry(Tokens):
                     " delete them or set force",
                     reason="ACCOUNT_NOT_EMPTY",
                 )
-            for table in (*CALENDAR_CONTENTS, "calendars", *MIRROR_TABLES):
+            for table in (*CALENDAR_CONTENTS, "calendars", *MIRROR_TABLES, *ACCOUNT_CONTENTS):
                 await tx.execute(f"DELETE FROM {table} WHERE account_id = ?", account_id)
             await tx.execute("DELETE FROM accounts WHERE id = ?", account_id)
             await self._log(tx, account_id, act_pb.ACTIVITY_TYPE_DELETED, current, ctx)

@@ -255,6 +255,45 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE sync_state ADD COLUMN last_write_us {BIGINT} NOT NULL DEFAULT 0",
         ),
     ),
+    Migration(
+        6,
+        "contacts and resources",
+        (
+            # sort_key: the display name folded (case and accents), for the
+            # listing order; search: every searchable text folded the same
+            # way, so a query is one LIKE on one column in both dialects.
+            """CREATE TABLE contacts (
+                account_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                sort_key TEXT NOT NULL DEFAULT '',
+                search TEXT NOT NULL DEFAULT '',
+                body {BLOB} NOT NULL,
+                create_time {BIGINT} NOT NULL,
+                update_time {BIGINT} NOT NULL,
+                PRIMARY KEY (account_id, id)
+            )""",
+            "CREATE INDEX contacts_by_sort_key ON contacts (account_id, sort_key, id)",
+            # email: lower-cased, unique per account (inviting it books the
+            # resource); features: ",a,b," lower-cased, for LIKE filters.
+            """CREATE TABLE resources (
+                account_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                sort_key TEXT NOT NULL DEFAULT '',
+                search TEXT NOT NULL DEFAULT '',
+                category INTEGER NOT NULL DEFAULT 0,
+                capacity INTEGER NOT NULL DEFAULT 0,
+                building TEXT NOT NULL DEFAULT '',
+                features TEXT NOT NULL DEFAULT '',
+                body {BLOB} NOT NULL,
+                create_time {BIGINT} NOT NULL,
+                update_time {BIGINT} NOT NULL,
+                PRIMARY KEY (account_id, id)
+            )""",
+            "CREATE UNIQUE INDEX resources_by_email ON resources (account_id, email)",
+            "CREATE INDEX resources_by_sort_key ON resources (account_id, sort_key, id)",
+        ),
+    ),
 )
 
 _CREATE_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

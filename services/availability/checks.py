@@ -10,6 +10,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from connectors.store.rows import us_from_timestamp
 from services.availability.intervals import Interval
+from services.availability.room_query import DEFAULT_INCREMENT, check_rooms
 from services.runtime.errors import BadRequestBuilder
 from services.runtime.validation import check_time_zone
 
@@ -106,6 +107,9 @@ def check_query(request: av_pb.QueryAvailabilityRequest) -> Limits:
             bad.add(f"groups[{g}].minimum_free", "must be between 1 and the number of members")
     if calendars > MAX_CALENDARS:
         bad.add("participants", f"at most {MAX_CALENDARS} calendars in all")
+    if request.HasField("rooms"):
+        check_rooms(bad, request.rooms)
+        increment = increment or DEFAULT_INCREMENT
     bad.raise_if_any()
     return Limits(
         windows, duration, increment, before, after, request.max_results or DEFAULT_RESULTS

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from almanac.v1 import availability_service_pb2 as av_pb
 
 from services.availability.intervals import Interval, complement, intersect, merge, subtract, within
+from services.availability.rooms import Room, hosting_starts, prepare, rooms_free, starts_ok
 
 __all__ = ["Block", "Exclusion", "Participant", "Query", "Reason", "Result", "Slot", "solve"]
 
@@ -59,6 +60,9 @@ class Query:
     explain: bool
     required: list[Participant]
     groups: list[tuple[list[Participant], int]]  # members, minimum free
+    # Rooms (services.availability.rooms): each slot needs `room_count` of them free.
+    rooms: list[Room] = field(default_factory=list)
+    room_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class Slot:
     start: int
     end: int
     free_optional: tuple[str, ...]
+    free_rooms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,21 +136,44 @@ def solve(q: Query) -> Result:
         free = intersect(free, quorum)
     ranges = [r for r in free if r[1] - r[0] >= q.duration]
     optional = [m for members, _ in q.groups for m in members]
-    slots, truncated = _slots(q, ranges, optional)
+    roomless: list[Interval] = []
+    slots, truncated = _slots(q, ranges, optional, span, roomless)
     exclusions = _explain(q, ranges, quorums) if q.explain else []
+    if q.explain and roomless:
+        exclusions = sorted([*exclusions, *(_no_room(q, a, b) for a, b in roomless)],
+                            key=lambda x: (x.start, x.end))  # fmt: skip
     return Result(slots, truncated, exclusions)
 
 
+def _no_room(q: Query, a: int, b: int) -> Exclusion:
+    """A slot the people could make but too few rooms could host, and why."""
+    reasons = [Reason("", "", KIND.EXCLUSION_KIND_NO_ROOM, "")]
+    for room in q.rooms:
+        reasons += [Reason(room.label, room.calendar, KIND.EXCLUSION_KIND_BUSY, event)
+                    for s, e, event in room.events if s < b and e > a]  # fmt: skip
+    return Exclusion(a, b, tuple(dict.fromkeys(reasons)))
+
+
 def _slots(
-    q: Query, ranges: list[Interval], optional: list[Participant]
-) -> tuple[list[Slot], bool]:
+    q: Query, ranges: list[Interval], optional: list[Participant], span: Interval,
+    roomless: list[Interval],
+) -> tuple[list[Slot], bool]:  # fmt: skip
     out: list[Slot] = []
+    starts: list[Interval] = []
+    if q.rooms or q.room_count:
+        prepare(q.rooms, span)
+        starts = hosting_starts(q.rooms, q.duration, q.room_count)
 
     def add(start: int, end: int) -> bool:
         if len(out) == q.max_results:
             return False
+        if q.room_count and not starts_ok(starts, start):
+            if q.explain:
+                roomless.append((start, end))
+            return True
         free = tuple(m.label for m in optional if within((start, end), m.free))
-        out.append(Slot(start, end, free))
+        rooms = rooms_free(q.rooms, start, end) if q.room_count else ()
+        out.append(Slot(start, end, free, rooms))
         return True
 
     if not q.increment:

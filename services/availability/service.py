@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from almanac.v1 import account_service_pb2 as acc_pb
@@ -11,6 +11,7 @@ from almanac.v1 import availability_service_pb2 as av_pb
 from almanac.v1 import availability_service_pb2_grpc as av_grpc
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import event_service_pb2 as ev_pb
+from almanac.v1 import resource_service_pb2 as rs_pb
 from google.type import datetime_pb2
 
 from connectors.base import BusyBlock, PageRequest
@@ -19,6 +20,7 @@ from connectors.store.rows import timestamp_from_us, us_from_timestamp
 from services.availability.checks import check_free_busy, check_query
 from services.availability.engine import Block, Participant, Query, Reason, solve
 from services.availability.intervals import Interval, intersect, merge, subtract
+from services.availability.room_query import EXTRA_ROOMS, load_rooms, pick_rooms
 from services.availability.working_hours import available_intervals
 from services.runtime.context import Context, Runtime
 from services.runtime.names import parse_calendar
@@ -110,6 +112,10 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         required = [
             await participant(p, f"participants[{i}]") for i, p in enumerate(required_specs)
         ]
+        picked: list[rs_pb.Resource] = []
+        room_exclusions: list[av_pb.RoomExclusion] = []
+        if request.HasField("rooms"):
+            picked, room_exclusions = await pick_rooms(self.rt, request.rooms, limits.duration)
         groups = []
         for g, group in enumerate(request.groups):
             members = [
@@ -117,21 +123,24 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
                 for i, p in enumerate(group.participants)
             ]
             groups.append((list(members), group.minimum_free or 1))
-        result = solve(
-            Query(
-                windows=limits.windows,
-                duration=limits.duration,
-                increment=limits.increment,
-                buffer_before=limits.buffer_before,
-                buffer_after=limits.buffer_after,
-                max_results=limits.max_results,
-                explain=request.explain,
-                required=list(required),
-                groups=groups,
-            )
+        query = Query(
+            windows=limits.windows,
+            duration=limits.duration,
+            increment=limits.increment,
+            buffer_before=limits.buffer_before,
+            buffer_after=limits.buffer_after,
+            max_results=limits.max_results,
+            explain=request.explain,
+            required=list(required),
+            groups=groups,
         )
+        if request.HasField("rooms"):
+            query = await self._with_rooms(query, request, picked, window)
+        result = solve(query)
         zone = ZoneInfo(request.time_zone or "UTC")
         response = av_pb.QueryAvailabilityResponse(truncated=result.truncated)
+        if request.explain:
+            response.room_exclusions.extend(room_exclusions)
         for slot in result.slots:
             response.available_times.append(
                 av_pb.AvailableTime(
@@ -140,6 +149,7 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
                     local_start=_local(slot.start, zone),
                     local_end=_local(slot.end, zone),
                     free_optional=slot.free_optional,
+                    free_rooms=slot.free_rooms,
                 )
             )
         if result.exclusions:
@@ -153,6 +163,24 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
                     )
                 )
         return response
+
+    async def _with_rooms(
+        self, query: Query, request: av_pb.QueryAvailabilityRequest,
+        picked: list[rs_pb.Resource], window: Interval,
+    ) -> Query:  # fmt: skip
+        """The query with its rooms: first the people's slots alone, then the
+        rooms' busy time, smallest room first, until those slots have enough."""
+        count = request.rooms.count or 1
+        wanted: list[Interval] = []
+        target = 0
+        if not request.explain:
+            wanted = [(s.start, s.end) for s in solve(query).slots]
+            target = count + EXTRA_ROOMS
+        rooms = await load_rooms(
+            self.rt, request.rooms, picked, window, query.duration, request.explain, wanted,
+            target,
+        )  # fmt: skip
+        return replace(query, rooms=rooms, room_count=count)
 
     async def _titles(self, reasons: set[Reason]) -> dict[str, str | None]:
         """Each cited event's title, or None where its details are private."""

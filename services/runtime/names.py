@@ -20,6 +20,7 @@ __all__ = [
     "CalendarName",
     "ChildName",
     "parse_account",
+    "parse_account_child",
     "parse_calendar",
     "parse_calendar_child",
     "resolve_account_id",
@@ -109,6 +110,20 @@ def parse_calendar_child(value: str, collection: str, field: str = "name") -> Ch
     ):
         raise _bad(field, value, f"accounts/{{account}}/calendars/{{calendar}}/{collection}/{{id}}")
     return ChildName(parts[1], parts[3], collection, parts[5])
+
+
+def parse_account_child(value: str, collection: str, field: str = "name") -> tuple[str, str]:
+    """``accounts/{account}/{collection}/{id}`` (contacts, resources): account and id."""
+    parts = value.split("/")
+    if (
+        len(parts) != 4
+        or parts[0] != "accounts"
+        or parts[2] != collection
+        or not _account_ok(parts[1])
+        or not CHILD_ID_RE.match(parts[3])
+    ):
+        raise _bad(field, value, f"accounts/{{account}}/{collection}/{{id}}")
+    return parts[1], parts[3]
 
 
 def _account_ok(account: str) -> bool:

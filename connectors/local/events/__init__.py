@@ -43,6 +43,7 @@ from connectors.recurrence import (
 from connectors.state.idempotency import claim, fulfil
 from connectors.store import IntegrityError, Row, Store
 
+from ..booking import Bookings
 from ..hooks import Upstream
 from .busy import busy_blocks
 from .importing import import_events
@@ -62,9 +63,12 @@ class LocalEvents:
         self._store = store
         self._upstream = upstream
         self._listings = ListingCache()
+        self._bookings = Bookings()
 
     def _etx(self, tx: object, account: str, calendar: str, ctx: WriteContext) -> EventTx:
-        return EventTx(tx, self._store.dialect, account, calendar, ctx)  # type: ignore[arg-type]
+        etx = EventTx(tx, self._store.dialect, account, calendar, ctx)  # type: ignore[arg-type]
+        etx.bookings = self._bookings
+        return etx
 
     async def _through(self, etx: EventTx) -> None:
         """Before commit: send what changed upstream (a remote account's mirror)."""

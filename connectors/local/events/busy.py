@@ -14,7 +14,7 @@ from almanac.v1 import event_service_pb2 as ev_pb
 
 from connectors.base import BusyBlock
 from connectors.recurrence import expand, to_utc
-from connectors.store import Row, Store
+from connectors.store import Row, Store, Transaction
 
 from .records import MAX_OFFSET, from_us, place, shift, us
 from .writes import BUSY_TENTATIVE
@@ -36,7 +36,7 @@ def _declined_pattern(who: str) -> str:
 
 
 async def busy_blocks(
-    store: Store,
+    store: Store | Transaction,  # a transaction when booking checks a resource
     account: str,
     calendar: str,
     window_start: datetime,
@@ -87,7 +87,7 @@ async def busy_blocks(
 
 
 async def _beyond_horizon(
-    store: Store,
+    store: Store | Transaction,
     account: str,
     calendar: str,
     row: Row,

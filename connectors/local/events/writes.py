@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from almanac.v1 import activity_service_pb2 as act_pb
 from almanac.v1 import common_pb2
@@ -47,6 +48,18 @@ __all__ = [
 # field paths that changed out. It may raise InvalidArgument.
 EventMutation = Callable[[ev_pb.Event], tuple[ev_pb.Event, Sequence[str]]]
 
+
+class BookingHook(Protocol):
+    """Answers for the resources an event invites (``connectors.local.booking``)."""
+
+    async def written(
+        self, etx: EventTx, event_id: str, event: ev_pb.Event, kind: int, series_id: str,
+        previous: ev_pb.Event | None,
+    ) -> None: ...  # fmt: skip
+
+    async def removed(self, etx: EventTx, event_id: str, event: ev_pb.Event) -> None: ...
+
+
 _COLUMNS = (
     "id, kind, series_id, instance_key, ical_uid, start_us, end_us, floating, busy, declined,"
     " deleted, horizon_us, body, create_time, update_time"
@@ -64,6 +77,8 @@ class EventTx:
     ctx: WriteContext
     # The UIDs whose events changed: one upstream object each, for the mirror.
     touched: set[str] = field(default_factory=set)
+    # Books the resources an event invites; None on a resource's own copies.
+    bookings: BookingHook | None = None
 
     @property
     def calendar_name(self) -> str:
@@ -164,6 +179,10 @@ class EventTx:
                 if kind == KIND_MASTER
                 else ev_pb.RECURRENCE_TYPE_SINGLE
             )
+        if self.bookings is not None and tombstone:
+            await self.bookings.removed(self, event_id, event)
+        elif self.bookings is not None and event.attendees:
+            await self.bookings.written(self, event_id, event, kind, series_id, None)
         body = self._seal(event, now, created=True)
         span, horizon, instances = self._layout(event, kind, now)
         write = self.tx.defer if defer and kind == KIND_SINGLE else self.tx.execute
@@ -199,6 +218,8 @@ class EventTx:
                 if kind == KIND_MASTER
                 else ev_pb.RECURRENCE_TYPE_SINGLE
             )
+        if self.bookings is not None:
+            await self._book(event_id, event, kind)
         body = self._seal(event, now, created=False)
         span, horizon, instances = self._layout(event, kind, now)
         await self.tx.execute(
@@ -216,8 +237,20 @@ class EventTx:
             await self._reapply_overrides(event_id)
         await self.log(act_pb.ACTIVITY_TYPE_UPDATED, event, changed)
 
+    async def _book(self, event_id: str, event: ev_pb.Event, kind: int) -> None:
+        """Before a replace: the previous attendees say which bookings to release."""
+        previous_row = await self.row(event_id, deleted=True)
+        previous = ev_pb.Event.FromString(bytes(previous_row["body"])) if previous_row else None
+        if not event.attendees and not (previous and any(a.resource for a in previous.attendees)):
+            return
+        series_id = event.recurring_master.rsplit("/", 1)[1] if kind == KIND_EXCEPTION else ""
+        assert self.bookings is not None
+        await self.bookings.written(self, event_id, event, kind, series_id, previous)
+
     async def tombstone(self, event_id: str, event: ev_pb.Event, kind: int) -> None:
         """Mark a row deleted, keeping its last state for sync clients."""
+        if self.bookings is not None:
+            await self.bookings.removed(self, event_id, event)
         now = now_us()
         self.touched.add(event.ical_uid)
         event.delete_time.CopyFrom(timestamp_from_us(now))

@@ -32,7 +32,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.type import datetime_pb2 as google_dot_type_dot_datetime__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%almanac/v1/availability_service.proto\x12\nalmanac.v1\x1a\x17\x61lmanac/v1/common.proto\x1a\x18\x61lmanac/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1agoogle/type/datetime.proto\"x\n\x0bParticipant\x12\x30\n\tcalendars\x18\x01 \x03(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/Calendar\x12\x13\n\x05label\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\"\n\x14ignore_working_hours\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\"c\n\x10ParticipantGroup\x12\x33\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x17.almanac.v1.ParticipantB\x04\xe2\x41\x01\x02\x12\x1a\n\x0cminimum_free\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\xe9\x03\n\x18QueryAvailabilityRequest\x12\x33\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x17.almanac.v1.ParticipantB\x04\xe2\x41\x01\x01\x12\x32\n\x06groups\x18\x02 \x03(\x0b\x32\x1c.almanac.v1.ParticipantGroupB\x04\xe2\x41\x01\x01\x12\x39\n\x10meeting_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x02\x12\x31\n\x0ctime_windows\x18\x04 \x03(\x0b\x32\x15.almanac.v1.TimeRangeB\x04\xe2\x41\x01\x02\x12<\n\x13time_slot_increment\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x36\n\rbuffer_before\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x35\n\x0c\x62uffer_after\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x19\n\x0bmax_results\x18\x08 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x17\n\ttime_zone\x18\t \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07\x65xplain\x18\n \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xda\x01\n\rAvailableTime\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x0blocal_start\x18\x03 \x01(\x0b\x32\x15.google.type.DateTime\x12(\n\tlocal_end\x18\x04 \x01(\x0b\x32\x15.google.type.DateTime\x12\x15\n\rfree_optional\x18\x05 \x03(\t\"\x8c\x01\n\x0f\x45xclusionReason\x12\x13\n\x0bparticipant\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61lendar\x18\x02 \x01(\t\x12\'\n\x04kind\x18\x03 \x01(\x0e\x32\x19.almanac.v1.ExclusionKind\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x1a\n\x12\x65vent_display_name\x18\x05 \x01(\t\"\x97\x01\n\tExclusion\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x07reasons\x18\x03 \x03(\x0b\x32\x1b.almanac.v1.ExclusionReason\"\x8d\x01\n\x19QueryAvailabilityResponse\x12\x32\n\x0f\x61vailable_times\x18\x01 \x03(\x0b\x32\x19.almanac.v1.AvailableTime\x12)\n\nexclusions\x18\x02 \x03(\x0b\x32\x15.almanac.v1.Exclusion\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"y\n\x14QueryFreeBusyRequest\x12\x30\n\tcalendars\x18\x01 \x03(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/Calendar\x12/\n\ntime_range\x18\x02 \x01(\x0b\x32\x15.almanac.v1.TimeRangeB\x04\xe2\x41\x01\x02\"\x7f\n\x0c\x42usyInterval\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttentative\x18\x03 \x01(\x08\"H\n\x0c\x43\x61lendarBusy\x12\x10\n\x08\x63\x61lendar\x18\x01 \x01(\t\x12&\n\x04\x62usy\x18\x02 \x03(\x0b\x32\x18.almanac.v1.BusyInterval\"D\n\x15QueryFreeBusyResponse\x12+\n\tcalendars\x18\x01 \x03(\x0b\x32\x18.almanac.v1.CalendarBusy*\xcc\x01\n\rExclusionKind\x12\x1e\n\x1a\x45XCLUSION_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45XCLUSION_KIND_BUSY\x10\x01\x12(\n$EXCLUSION_KIND_OUTSIDE_WORKING_HOURS\x10\x02\x12\x19\n\x15\x45XCLUSION_KIND_BUFFER\x10\x03\x12\x1c\n\x18\x45XCLUSION_KIND_TOO_SHORT\x10\x04\x12\x1f\n\x1b\x45XCLUSION_KIND_GROUP_QUORUM\x10\x05\x32\xb9\x02\n\x13\x41vailabilityService\x12\x97\x01\n\x11QueryAvailability\x12$.almanac.v1.QueryAvailabilityRequest\x1a%.almanac.v1.QueryAvailabilityResponse\"5\xe2\xe0\x18\x10\n\x0e\x63\x61lendars:read\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/availability:query:\x01*\x12\x87\x01\n\rQueryFreeBusy\x12 .almanac.v1.QueryFreeBusyRequest\x1a!.almanac.v1.QueryFreeBusyResponse\"1\xe2\xe0\x18\x10\n\x0e\x63\x61lendars:read\x82\xd3\xe4\x93\x02\x17\"\x12/v1/freeBusy:query:\x01*B8\n\x0e\x64\x65v.almanac.v1P\x01Z$almanac.dev/gen/almanac/v1;almanacv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%almanac/v1/availability_service.proto\x12\nalmanac.v1\x1a\x17\x61lmanac/v1/common.proto\x1a\x18\x61lmanac/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1agoogle/type/datetime.proto\"x\n\x0bParticipant\x12\x30\n\tcalendars\x18\x01 \x03(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/Calendar\x12\x13\n\x05label\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\"\n\x14ignore_working_hours\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\"c\n\x10ParticipantGroup\x12\x33\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x17.almanac.v1.ParticipantB\x04\xe2\x41\x01\x02\x12\x1a\n\x0cminimum_free\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\x95\x04\n\x18QueryAvailabilityRequest\x12\x33\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x17.almanac.v1.ParticipantB\x04\xe2\x41\x01\x01\x12\x32\n\x06groups\x18\x02 \x03(\x0b\x32\x1c.almanac.v1.ParticipantGroupB\x04\xe2\x41\x01\x01\x12\x39\n\x10meeting_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x02\x12\x31\n\x0ctime_windows\x18\x04 \x03(\x0b\x32\x15.almanac.v1.TimeRangeB\x04\xe2\x41\x01\x02\x12<\n\x13time_slot_increment\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x36\n\rbuffer_before\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x35\n\x0c\x62uffer_after\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x19\n\x0bmax_results\x18\x08 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x17\n\ttime_zone\x18\t \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07\x65xplain\x18\n \x01(\x08\x42\x04\xe2\x41\x01\x01\x12*\n\x05rooms\x18\x0b \x01(\x0b\x32\x15.almanac.v1.RoomQueryB\x04\xe2\x41\x01\x01\"\xb3\x01\n\tRoomQuery\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\x12\x13\n\x05\x63ount\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1a\n\x0cmin_capacity\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x16\n\x08\x62uilding\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x66\x65\x61tures\x18\x05 \x03(\tB\x04\xe2\x41\x01\x01\x12\x17\n\torganizer\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"^\n\rRoomExclusion\x12\x10\n\x08resource\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.almanac.v1.RoomExclusionKind\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\xee\x01\n\rAvailableTime\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x0blocal_start\x18\x03 \x01(\x0b\x32\x15.google.type.DateTime\x12(\n\tlocal_end\x18\x04 \x01(\x0b\x32\x15.google.type.DateTime\x12\x15\n\rfree_optional\x18\x05 \x03(\t\x12\x12\n\nfree_rooms\x18\x06 \x03(\t\"\x8c\x01\n\x0f\x45xclusionReason\x12\x13\n\x0bparticipant\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61lendar\x18\x02 \x01(\t\x12\'\n\x04kind\x18\x03 \x01(\x0e\x32\x19.almanac.v1.ExclusionKind\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x1a\n\x12\x65vent_display_name\x18\x05 \x01(\t\"\x97\x01\n\tExclusion\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x07reasons\x18\x03 \x03(\x0b\x32\x1b.almanac.v1.ExclusionReason\"\xc1\x01\n\x19QueryAvailabilityResponse\x12\x32\n\x0f\x61vailable_times\x18\x01 \x03(\x0b\x32\x19.almanac.v1.AvailableTime\x12)\n\nexclusions\x18\x02 \x03(\x0b\x32\x15.almanac.v1.Exclusion\x12\x11\n\ttruncated\x18\x03 \x01(\x08\x12\x32\n\x0froom_exclusions\x18\x04 \x03(\x0b\x32\x19.almanac.v1.RoomExclusion\"y\n\x14QueryFreeBusyRequest\x12\x30\n\tcalendars\x18\x01 \x03(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/Calendar\x12/\n\ntime_range\x18\x02 \x01(\x0b\x32\x15.almanac.v1.TimeRangeB\x04\xe2\x41\x01\x02\"\x7f\n\x0c\x42usyInterval\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttentative\x18\x03 \x01(\x08\"H\n\x0c\x43\x61lendarBusy\x12\x10\n\x08\x63\x61lendar\x18\x01 \x01(\t\x12&\n\x04\x62usy\x18\x02 \x03(\x0b\x32\x18.almanac.v1.BusyInterval\"D\n\x15QueryFreeBusyResponse\x12+\n\tcalendars\x18\x01 \x03(\x0b\x32\x18.almanac.v1.CalendarBusy*\xf0\x01\n\x11RoomExclusionKind\x12#\n\x1fROOM_EXCLUSION_KIND_UNSPECIFIED\x10\x00\x12\"\n\x1eROOM_EXCLUSION_KIND_NOT_A_ROOM\x10\x01\x12!\n\x1dROOM_EXCLUSION_KIND_TOO_SMALL\x10\x02\x12&\n\"ROOM_EXCLUSION_KIND_OTHER_BUILDING\x10\x03\x12\'\n#ROOM_EXCLUSION_KIND_MISSING_FEATURE\x10\x04\x12\x1e\n\x1aROOM_EXCLUSION_KIND_POLICY\x10\x05*\xe8\x01\n\rExclusionKind\x12\x1e\n\x1a\x45XCLUSION_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45XCLUSION_KIND_BUSY\x10\x01\x12(\n$EXCLUSION_KIND_OUTSIDE_WORKING_HOURS\x10\x02\x12\x19\n\x15\x45XCLUSION_KIND_BUFFER\x10\x03\x12\x1c\n\x18\x45XCLUSION_KIND_TOO_SHORT\x10\x04\x12\x1f\n\x1b\x45XCLUSION_KIND_GROUP_QUORUM\x10\x05\x12\x1a\n\x16\x45XCLUSION_KIND_NO_ROOM\x10\x06\x32\xb9\x02\n\x13\x41vailabilityService\x12\x97\x01\n\x11QueryAvailability\x12$.almanac.v1.QueryAvailabilityRequest\x1a%.almanac.v1.QueryAvailabilityResponse\"5\xe2\xe0\x18\x10\n\x0e\x63\x61lendars:read\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/availability:query:\x01*\x12\x87\x01\n\rQueryFreeBusy\x12 .almanac.v1.QueryFreeBusyRequest\x1a!.almanac.v1.QueryFreeBusyResponse\"1\xe2\xe0\x18\x10\n\x0e\x63\x61lendars:read\x82\xd3\xe4\x93\x02\x17\"\x12/v1/freeBusy:query:\x01*B8\n\x0e\x64\x65v.almanac.v1P\x01Z$almanac.dev/gen/almanac/v1;almanacv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -70,6 +70,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYAVAILABILITYREQUEST'].fields_by_name['time_zone']._serialized_options = b'\342A\001\001'
   _globals['_QUERYAVAILABILITYREQUEST'].fields_by_name['explain']._loaded_options = None
   _globals['_QUERYAVAILABILITYREQUEST'].fields_by_name['explain']._serialized_options = b'\342A\001\001'
+  _globals['_QUERYAVAILABILITYREQUEST'].fields_by_name['rooms']._loaded_options = None
+  _globals['_QUERYAVAILABILITYREQUEST'].fields_by_name['rooms']._serialized_options = b'\342A\001\001'
+  _globals['_ROOMQUERY'].fields_by_name['parent']._loaded_options = None
+  _globals['_ROOMQUERY'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\025\n\023almanac.dev/Account'
+  _globals['_ROOMQUERY'].fields_by_name['count']._loaded_options = None
+  _globals['_ROOMQUERY'].fields_by_name['count']._serialized_options = b'\342A\001\001'
+  _globals['_ROOMQUERY'].fields_by_name['min_capacity']._loaded_options = None
+  _globals['_ROOMQUERY'].fields_by_name['min_capacity']._serialized_options = b'\342A\001\001'
+  _globals['_ROOMQUERY'].fields_by_name['building']._loaded_options = None
+  _globals['_ROOMQUERY'].fields_by_name['building']._serialized_options = b'\342A\001\001'
+  _globals['_ROOMQUERY'].fields_by_name['features']._loaded_options = None
+  _globals['_ROOMQUERY'].fields_by_name['features']._serialized_options = b'\342A\001\001'
+  _globals['_ROOMQUERY'].fields_by_name['organizer']._loaded_options = None
+  _globals['_ROOMQUERY'].fields_by_name['organizer']._serialized_options = b'\342A\001\001'
   _globals['_QUERYFREEBUSYREQUEST'].fields_by_name['calendars']._loaded_options = None
   _globals['_QUERYFREEBUSYREQUEST'].fields_by_name['calendars']._serialized_options = b'\342A\001\002\372A\026\n\024almanac.dev/Calendar'
   _globals['_QUERYFREEBUSYREQUEST'].fields_by_name['time_range']._loaded_options = None
@@ -78,30 +92,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AVAILABILITYSERVICE'].methods_by_name['QueryAvailability']._serialized_options = b'\342\340\030\020\n\016calendars:read\202\323\344\223\002\033\"\026/v1/availability:query:\001*'
   _globals['_AVAILABILITYSERVICE'].methods_by_name['QueryFreeBusy']._loaded_options = None
   _globals['_AVAILABILITYSERVICE'].methods_by_name['QueryFreeBusy']._serialized_options = b'\342\340\030\020\n\016calendars:read\202\323\344\223\002\027\"\022/v1/freeBusy:query:\001*'
-  _globals['_EXCLUSIONKIND']._serialized_start=2061
-  _globals['_EXCLUSIONKIND']._serialized_end=2265
+  _globals['_ROOMEXCLUSIONKIND']._serialized_start=2455
+  _globals['_ROOMEXCLUSIONKIND']._serialized_end=2695
+  _globals['_EXCLUSIONKIND']._serialized_start=2698
+  _globals['_EXCLUSIONKIND']._serialized_end=2930
   _globals['_PARTICIPANT']._serialized_start=287
   _globals['_PARTICIPANT']._serialized_end=407
   _globals['_PARTICIPANTGROUP']._serialized_start=409
   _globals['_PARTICIPANTGROUP']._serialized_end=508
   _globals['_QUERYAVAILABILITYREQUEST']._serialized_start=511
-  _globals['_QUERYAVAILABILITYREQUEST']._serialized_end=1000
-  _globals['_AVAILABLETIME']._serialized_start=1003
-  _globals['_AVAILABLETIME']._serialized_end=1221
-  _globals['_EXCLUSIONREASON']._serialized_start=1224
-  _globals['_EXCLUSIONREASON']._serialized_end=1364
-  _globals['_EXCLUSION']._serialized_start=1367
-  _globals['_EXCLUSION']._serialized_end=1518
-  _globals['_QUERYAVAILABILITYRESPONSE']._serialized_start=1521
-  _globals['_QUERYAVAILABILITYRESPONSE']._serialized_end=1662
-  _globals['_QUERYFREEBUSYREQUEST']._serialized_start=1664
-  _globals['_QUERYFREEBUSYREQUEST']._serialized_end=1785
-  _globals['_BUSYINTERVAL']._serialized_start=1787
-  _globals['_BUSYINTERVAL']._serialized_end=1914
-  _globals['_CALENDARBUSY']._serialized_start=1916
-  _globals['_CALENDARBUSY']._serialized_end=1988
-  _globals['_QUERYFREEBUSYRESPONSE']._serialized_start=1990
-  _globals['_QUERYFREEBUSYRESPONSE']._serialized_end=2058
-  _globals['_AVAILABILITYSERVICE']._serialized_start=2268
-  _globals['_AVAILABILITYSERVICE']._serialized_end=2581
+  _globals['_QUERYAVAILABILITYREQUEST']._serialized_end=1044
+  _globals['_ROOMQUERY']._serialized_start=1047
+  _globals['_ROOMQUERY']._serialized_end=1226
+  _globals['_ROOMEXCLUSION']._serialized_start=1228
+  _globals['_ROOMEXCLUSION']._serialized_end=1322
+  _globals['_AVAILABLETIME']._serialized_start=1325
+  _globals['_AVAILABLETIME']._serialized_end=1563
+  _globals['_EXCLUSIONREASON']._serialized_start=1566
+  _globals['_EXCLUSIONREASON']._serialized_end=1706
+  _globals['_EXCLUSION']._serialized_start=1709
+  _globals['_EXCLUSION']._serialized_end=1860
+  _globals['_QUERYAVAILABILITYRESPONSE']._serialized_start=1863
+  _globals['_QUERYAVAILABILITYRESPONSE']._serialized_end=2056
+  _globals['_QUERYFREEBUSYREQUEST']._serialized_start=2058
+  _globals['_QUERYFREEBUSYREQUEST']._serialized_end=2179
+  _globals['_BUSYINTERVAL']._serialized_start=2181
+  _globals['_BUSYINTERVAL']._serialized_end=2308
+  _globals['_CALENDARBUSY']._serialized_start=2310
+  _globals['_CALENDARBUSY']._serialized_end=2382
+  _globals['_QUERYFREEBUSYRESPONSE']._serialized_start=2384
+  _globals['_QUERYFREEBUSYRESPONSE']._serialized_end=2452
+  _globals['_AVAILABILITYSERVICE']._serialized_start=2933
+  _globals['_AVAILABILITYSERVICE']._serialized_end=3246
 # @@protoc_insertion_point(module_scope)

@@ -23,6 +23,46 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _RoomExclusionKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RoomExclusionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RoomExclusionKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ROOM_EXCLUSION_KIND_UNSPECIFIED: _RoomExclusionKind.ValueType  # 0
+    """Not specified."""
+    ROOM_EXCLUSION_KIND_NOT_A_ROOM: _RoomExclusionKind.ValueType  # 1
+    """The resource is not a room."""
+    ROOM_EXCLUSION_KIND_TOO_SMALL: _RoomExclusionKind.ValueType  # 2
+    """It holds fewer people than asked."""
+    ROOM_EXCLUSION_KIND_OTHER_BUILDING: _RoomExclusionKind.ValueType  # 3
+    """It is in another building."""
+    ROOM_EXCLUSION_KIND_MISSING_FEATURE: _RoomExclusionKind.ValueType  # 4
+    """It lacks a feature asked for."""
+    ROOM_EXCLUSION_KIND_POLICY: _RoomExclusionKind.ValueType  # 5
+    """Its booking policy would decline the meeting (length, how far ahead,
+    who may book).
+    """
+
+class RoomExclusionKind(_RoomExclusionKind, metaclass=_RoomExclusionKindEnumTypeWrapper):
+    """Why a room was left out of a search or of a time."""
+
+ROOM_EXCLUSION_KIND_UNSPECIFIED: RoomExclusionKind.ValueType  # 0
+"""Not specified."""
+ROOM_EXCLUSION_KIND_NOT_A_ROOM: RoomExclusionKind.ValueType  # 1
+"""The resource is not a room."""
+ROOM_EXCLUSION_KIND_TOO_SMALL: RoomExclusionKind.ValueType  # 2
+"""It holds fewer people than asked."""
+ROOM_EXCLUSION_KIND_OTHER_BUILDING: RoomExclusionKind.ValueType  # 3
+"""It is in another building."""
+ROOM_EXCLUSION_KIND_MISSING_FEATURE: RoomExclusionKind.ValueType  # 4
+"""It lacks a feature asked for."""
+ROOM_EXCLUSION_KIND_POLICY: RoomExclusionKind.ValueType  # 5
+"""Its booking policy would decline the meeting (length, how far ahead,
+who may book).
+"""
+Global___RoomExclusionKind: _TypeAlias = RoomExclusionKind  # noqa: Y015
+
 class _ExclusionKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -41,6 +81,8 @@ class _ExclusionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Exclusi
     """The free time there is shorter than the meeting."""
     EXCLUSION_KIND_GROUP_QUORUM: _ExclusionKind.ValueType  # 5
     """An optional group had fewer than `minimum_free` members free."""
+    EXCLUSION_KIND_NO_ROOM: _ExclusionKind.ValueType  # 6
+    """Fewer matching rooms were free than the meeting needs."""
 
 class ExclusionKind(_ExclusionKind, metaclass=_ExclusionKindEnumTypeWrapper):
     """Why a participant could not meet during an interval."""
@@ -57,6 +99,8 @@ EXCLUSION_KIND_TOO_SHORT: ExclusionKind.ValueType  # 4
 """The free time there is shorter than the meeting."""
 EXCLUSION_KIND_GROUP_QUORUM: ExclusionKind.ValueType  # 5
 """An optional group had fewer than `minimum_free` members free."""
+EXCLUSION_KIND_NO_ROOM: ExclusionKind.ValueType  # 6
+"""Fewer matching rooms were free than the meeting needs."""
 Global___ExclusionKind: _TypeAlias = ExclusionKind  # noqa: Y015
 
 @_typing.final
@@ -140,6 +184,7 @@ class QueryAvailabilityRequest(_message.Message):
     MAX_RESULTS_FIELD_NUMBER: _builtins.int
     TIME_ZONE_FIELD_NUMBER: _builtins.int
     EXPLAIN_FIELD_NUMBER: _builtins.int
+    ROOMS_FIELD_NUMBER: _builtins.int
     max_results: _builtins.int
     """Maximum number of ranges or slots to return, 1-1000; 0 means 100."""
     time_zone: _builtins.str
@@ -187,6 +232,12 @@ class QueryAvailabilityRequest(_message.Message):
     def buffer_after(self) -> _duration_pb2.Duration:
         """Free time required after each busy block. Default 0, at most 4 hours."""
 
+    @_builtins.property
+    def rooms(self) -> Global___RoomQuery:
+        """Also find rooms: only times when enough matching rooms are free
+        (booking policies included) are returned, each with the free rooms.
+        """
+
     def __init__(
         self,
         *,
@@ -200,14 +251,91 @@ class QueryAvailabilityRequest(_message.Message):
         max_results: _builtins.int = ...,
         time_zone: _builtins.str = ...,
         explain: _builtins.bool = ...,
+        rooms: Global___RoomQuery | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["buffer_after", b"buffer_after", "buffer_before", b"buffer_before", "meeting_duration", b"meeting_duration", "time_slot_increment", b"time_slot_increment"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["buffer_after", b"buffer_after", "buffer_before", b"buffer_before", "meeting_duration", b"meeting_duration", "rooms", b"rooms", "time_slot_increment", b"time_slot_increment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["buffer_after", b"buffer_after", "buffer_before", b"buffer_before", "explain", b"explain", "groups", b"groups", "max_results", b"max_results", "meeting_duration", b"meeting_duration", "participants", b"participants", "time_slot_increment", b"time_slot_increment", "time_windows", b"time_windows", "time_zone", b"time_zone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buffer_after", b"buffer_after", "buffer_before", b"buffer_before", "explain", b"explain", "groups", b"groups", "max_results", b"max_results", "meeting_duration", b"meeting_duration", "participants", b"participants", "rooms", b"rooms", "time_slot_increment", b"time_slot_increment", "time_windows", b"time_windows", "time_zone", b"time_zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QueryAvailabilityRequest: _TypeAlias = QueryAvailabilityRequest  # noqa: Y015
+
+@_typing.final
+class RoomQuery(_message.Message):
+    """The rooms a meeting needs, found among an account's resources."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    MIN_CAPACITY_FIELD_NUMBER: _builtins.int
+    BUILDING_FIELD_NUMBER: _builtins.int
+    FEATURES_FIELD_NUMBER: _builtins.int
+    ORGANIZER_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The account whose resources are searched, `accounts/{account}`."""
+    count: _builtins.int
+    """How many rooms the meeting needs, 1-50. Default (0): 1."""
+    min_capacity: _builtins.int
+    """Only rooms holding at least this many people."""
+    building: _builtins.str
+    """Only rooms in this building."""
+    organizer: _builtins.str
+    """The organizer's email, for booking policies that restrict who may
+    book. Default: anyone (rooms restricted to some bookers are excluded).
+    """
+    @_builtins.property
+    def features(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only rooms with every one of these features, case-insensitive."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        count: _builtins.int = ...,
+        min_capacity: _builtins.int = ...,
+        building: _builtins.str = ...,
+        features: _abc.Iterable[_builtins.str] | None = ...,
+        organizer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["building", b"building", "count", b"count", "features", b"features", "min_capacity", b"min_capacity", "organizer", b"organizer", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoomQuery: _TypeAlias = RoomQuery  # noqa: Y015
+
+@_typing.final
+class RoomExclusion(_message.Message):
+    """A room left out of the search, with the reason (only with `explain`)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    resource: _builtins.str
+    """The resource, `accounts/{account}/resources/{resource}`."""
+    kind: Global___RoomExclusionKind.ValueType
+    """Why it was left out."""
+    detail: _builtins.str
+    """Details, for example the missing feature."""
+    def __init__(
+        self,
+        *,
+        resource: _builtins.str = ...,
+        kind: Global___RoomExclusionKind.ValueType = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "kind", b"kind", "resource", b"resource"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoomExclusion: _TypeAlias = RoomExclusion  # noqa: Y015
 
 @_typing.final
 class AvailableTime(_message.Message):
@@ -220,6 +348,7 @@ class AvailableTime(_message.Message):
     LOCAL_START_FIELD_NUMBER: _builtins.int
     LOCAL_END_FIELD_NUMBER: _builtins.int
     FREE_OPTIONAL_FIELD_NUMBER: _builtins.int
+    FREE_ROOMS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Start of the range or slot."""
@@ -240,6 +369,13 @@ class AvailableTime(_message.Message):
     def free_optional(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Labels of the optional participants free for the whole range or slot."""
 
+    @_builtins.property
+    def free_rooms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """With `rooms`: matching rooms free for the whole slot, by name, smallest
+        first. Without `explain` the search stops once every slot has
+        `rooms.count` + 2 of them, so more rooms may be free than are listed.
+        """
+
     def __init__(
         self,
         *,
@@ -248,10 +384,11 @@ class AvailableTime(_message.Message):
         local_start: _datetime_pb2.DateTime | None = ...,
         local_end: _datetime_pb2.DateTime | None = ...,
         free_optional: _abc.Iterable[_builtins.str] | None = ...,
+        free_rooms: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "local_end", b"local_end", "local_start", b"local_start", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "free_optional", b"free_optional", "local_end", b"local_end", "local_start", b"local_start", "start_time", b"start_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "free_optional", b"free_optional", "free_rooms", b"free_rooms", "local_end", b"local_end", "local_start", b"local_start", "start_time", b"start_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -342,6 +479,7 @@ class QueryAvailabilityResponse(_message.Message):
     AVAILABLE_TIMES_FIELD_NUMBER: _builtins.int
     EXCLUSIONS_FIELD_NUMBER: _builtins.int
     TRUNCATED_FIELD_NUMBER: _builtins.int
+    ROOM_EXCLUSIONS_FIELD_NUMBER: _builtins.int
     truncated: _builtins.bool
     """True when `max_results` cut the list."""
     @_builtins.property
@@ -352,16 +490,21 @@ class QueryAvailabilityResponse(_message.Message):
     def exclusions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Exclusion]:
         """The excluded intervals with their reasons; only with `explain`."""
 
+    @_builtins.property
+    def room_exclusions(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoomExclusion]:
+        """With `rooms` and `explain`: the rooms left out of the search and why."""
+
     def __init__(
         self,
         *,
         available_times: _abc.Iterable[Global___AvailableTime] | None = ...,
         exclusions: _abc.Iterable[Global___Exclusion] | None = ...,
         truncated: _builtins.bool = ...,
+        room_exclusions: _abc.Iterable[Global___RoomExclusion] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_times", b"available_times", "exclusions", b"exclusions", "truncated", b"truncated"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_times", b"available_times", "exclusions", b"exclusions", "room_exclusions", b"room_exclusions", "truncated", b"truncated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,13 +27,14 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import field_info_pb2 as google_dot_api_dot_field__info__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!almanac/v1/resource_service.proto\x12\nalmanac.v1\x1a\x18\x61lmanac/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x05\n\x08Resource\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x65mail\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x08\x63\x61lendar\x18\x05 \x01(\tB\x1d\xe2\x41\x01\x01\xfa\x41\x16\n\x14\x61lmanac.dev/Calendar\x12\x35\n\x08\x63\x61tegory\x18\x06 \x01(\x0e\x32\x1d.almanac.v1.Resource.CategoryB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x63\x61pacity\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x16\n\x08location\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x62uilding\x18\t \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x66loor\x18\n \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x66\x65\x61tures\x18\x0b \x03(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x0e \x01(\tB\x04\xe2\x41\x01\x01\x12*\n\x03raw\x18\x0f \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\"K\n\x08\x43\x61tegory\x12\x18\n\x14\x43\x41TEGORY_UNSPECIFIED\x10\x00\x12\x11\n\rCATEGORY_ROOM\x10\x01\x12\x12\n\x0e\x43\x41TEGORY_OTHER\x10\x02:W\xea\x41T\n\x14\x61lmanac.dev/Resource\x12\'accounts/{account}/resources/{resource}*\tresources2\x08resource\"\x92\x02\n\x14ListResourcesRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x08\x63\x61tegory\x18\x04 \x01(\x0e\x32\x1d.almanac.v1.Resource.CategoryB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cmin_capacity\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x16\n\x08\x62uilding\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05query\x18\x07 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0binclude_raw\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01\"m\n\x15ListResourcesResponse\x12\'\n\tresources\x18\x01 \x03(\x0b\x32\x14.almanac.v1.Resource\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\\\n\x12GetResourceRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/Resource\x12\x19\n\x0binclude_raw\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xb0\x01\n\x15\x43reateResourceRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\x12,\n\x08resource\x18\x02 \x01(\x0b\x32\x14.almanac.v1.ResourceB\x04\xe2\x41\x01\x02\x12\x19\n\x0bresource_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12 \n\nrequest_id\x18\x04 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"|\n\x15UpdateResourceRequest\x12,\n\x08resource\x18\x01 \x01(\x0b\x32\x14.almanac.v1.ResourceB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"X\n\x15\x44\x65leteResourceRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/Resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x32\xef\x05\n\x0fResourceService\x12\x93\x01\n\rListResources\x12 .almanac.v1.ListResourcesRequest\x1a!.almanac.v1.ListResourcesResponse\"=\xe2\xe0\x18\x10\n\x0eresources:read\x82\xd3\xe4\x93\x02#\x12!/v1/{parent=accounts/*}/resources\x12\x82\x01\n\x0bGetResource\x12\x1e.almanac.v1.GetResourceRequest\x1a\x14.almanac.v1.Resource\"=\xe2\xe0\x18\x10\n\x0eresources:read\x82\xd3\xe4\x93\x02#\x12!/v1/{name=accounts/*/resources/*}\x12\x93\x01\n\x0e\x43reateResource\x12!.almanac.v1.CreateResourceRequest\x1a\x14.almanac.v1.Resource\"H\xe2\xe0\x18\x11\n\x0fresources:write\x82\xd3\xe4\x93\x02-\"!/v1/{parent=accounts/*}/resources:\x08resource\x12\x9c\x01\n\x0eUpdateResource\x12!.almanac.v1.UpdateResourceRequest\x1a\x14.almanac.v1.Resource\"Q\xe2\xe0\x18\x11\n\x0fresources:write\x82\xd3\xe4\x93\x02\x36\x32*/v1/{resource.name=accounts/*/resources/*}:\x08resource\x12\x8b\x01\n\x0e\x44\x65leteResource\x12!.almanac.v1.DeleteResourceRequest\x1a\x16.google.protobuf.Empty\">\xe2\xe0\x18\x11\n\x0fresources:admin\x82\xd3\xe4\x93\x02#*!/v1/{name=accounts/*/resources/*}B8\n\x0e\x64\x65v.almanac.v1P\x01Z$almanac.dev/gen/almanac/v1;almanacv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!almanac/v1/resource_service.proto\x12\nalmanac.v1\x1a\x18\x61lmanac/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x05\n\x08Resource\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x65mail\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x08\x63\x61lendar\x18\x05 \x01(\tB\x1d\xe2\x41\x01\x01\xfa\x41\x16\n\x14\x61lmanac.dev/Calendar\x12\x35\n\x08\x63\x61tegory\x18\x06 \x01(\x0e\x32\x1d.almanac.v1.Resource.CategoryB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x63\x61pacity\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x16\n\x08location\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x62uilding\x18\t \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x66loor\x18\n \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x66\x65\x61tures\x18\x0b \x03(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x0e \x01(\tB\x04\xe2\x41\x01\x01\x12*\n\x03raw\x18\x0f \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x37\n\x0e\x62ooking_policy\x18\x10 \x01(\x0b\x32\x19.almanac.v1.BookingPolicyB\x04\xe2\x41\x01\x01\"K\n\x08\x43\x61tegory\x12\x18\n\x14\x43\x41TEGORY_UNSPECIFIED\x10\x00\x12\x11\n\rCATEGORY_ROOM\x10\x01\x12\x12\n\x0e\x43\x41TEGORY_OTHER\x10\x02:W\xea\x41T\n\x14\x61lmanac.dev/Resource\x12\'accounts/{account}/resources/{resource}*\tresources2\x08resource\"\x9b\x01\n\rBookingPolicy\x12\x35\n\x0cmax_duration\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x34\n\x0bmax_advance\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x1d\n\x0f\x61llowed_bookers\x18\x03 \x03(\tB\x04\xe2\x41\x01\x01\"\xaa\x02\n\x14ListResourcesRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x08\x63\x61tegory\x18\x04 \x01(\x0e\x32\x1d.almanac.v1.Resource.CategoryB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cmin_capacity\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x16\n\x08\x62uilding\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05query\x18\x07 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0binclude_raw\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x16\n\x08\x66\x65\x61tures\x18\t \x03(\tB\x04\xe2\x41\x01\x01\"m\n\x15ListResourcesResponse\x12\'\n\tresources\x18\x01 \x03(\x0b\x32\x14.almanac.v1.Resource\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\\\n\x12GetResourceRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/Resource\x12\x19\n\x0binclude_raw\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xb0\x01\n\x15\x43reateResourceRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x61lmanac.dev/Account\x12,\n\x08resource\x18\x02 \x01(\x0b\x32\x14.almanac.v1.ResourceB\x04\xe2\x41\x01\x02\x12\x19\n\x0bresource_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12 \n\nrequest_id\x18\x04 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"|\n\x15UpdateResourceRequest\x12,\n\x08resource\x18\x01 \x01(\x0b\x32\x14.almanac.v1.ResourceB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"X\n\x15\x44\x65leteResourceRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61lmanac.dev/Resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x32\xef\x05\n\x0fResourceService\x12\x93\x01\n\rListResources\x12 .almanac.v1.ListResourcesRequest\x1a!.almanac.v1.ListResourcesResponse\"=\xe2\xe0\x18\x10\n\x0eresources:read\x82\xd3\xe4\x93\x02#\x12!/v1/{parent=accounts/*}/resources\x12\x82\x01\n\x0bGetResource\x12\x1e.almanac.v1.GetResourceRequest\x1a\x14.almanac.v1.Resource\"=\xe2\xe0\x18\x10\n\x0eresources:read\x82\xd3\xe4\x93\x02#\x12!/v1/{name=accounts/*/resources/*}\x12\x93\x01\n\x0e\x43reateResource\x12!.almanac.v1.CreateResourceRequest\x1a\x14.almanac.v1.Resource\"H\xe2\xe0\x18\x11\n\x0fresources:write\x82\xd3\xe4\x93\x02-\"!/v1/{parent=accounts/*}/resources:\x08resource\x12\x9c\x01\n\x0eUpdateResource\x12!.almanac.v1.UpdateResourceRequest\x1a\x14.almanac.v1.Resource\"Q\xe2\xe0\x18\x11\n\x0fresources:write\x82\xd3\xe4\x93\x02\x36\x32*/v1/{resource.name=accounts/*/resources/*}:\x08resource\x12\x8b\x01\n\x0e\x44\x65leteResource\x12!.almanac.v1.DeleteResourceRequest\x1a\x16.google.protobuf.Empty\">\xe2\xe0\x18\x11\n\x0fresources:admin\x82\xd3\xe4\x93\x02#*!/v1/{name=accounts/*/resources/*}B8\n\x0e\x64\x65v.almanac.v1P\x01Z$almanac.dev/gen/almanac/v1;almanacv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -71,8 +72,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESOURCE'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
   _globals['_RESOURCE'].fields_by_name['raw']._loaded_options = None
   _globals['_RESOURCE'].fields_by_name['raw']._serialized_options = b'\342A\001\001'
+  _globals['_RESOURCE'].fields_by_name['booking_policy']._loaded_options = None
+  _globals['_RESOURCE'].fields_by_name['booking_policy']._serialized_options = b'\342A\001\001'
   _globals['_RESOURCE']._loaded_options = None
   _globals['_RESOURCE']._serialized_options = b'\352AT\n\024almanac.dev/Resource\022\'accounts/{account}/resources/{resource}*\tresources2\010resource'
+  _globals['_BOOKINGPOLICY'].fields_by_name['max_duration']._loaded_options = None
+  _globals['_BOOKINGPOLICY'].fields_by_name['max_duration']._serialized_options = b'\342A\001\001'
+  _globals['_BOOKINGPOLICY'].fields_by_name['max_advance']._loaded_options = None
+  _globals['_BOOKINGPOLICY'].fields_by_name['max_advance']._serialized_options = b'\342A\001\001'
+  _globals['_BOOKINGPOLICY'].fields_by_name['allowed_bookers']._loaded_options = None
+  _globals['_BOOKINGPOLICY'].fields_by_name['allowed_bookers']._serialized_options = b'\342A\001\001'
   _globals['_LISTRESOURCESREQUEST'].fields_by_name['parent']._loaded_options = None
   _globals['_LISTRESOURCESREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\025\n\023almanac.dev/Account'
   _globals['_LISTRESOURCESREQUEST'].fields_by_name['page_size']._loaded_options = None
@@ -89,6 +98,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTRESOURCESREQUEST'].fields_by_name['query']._serialized_options = b'\342A\001\001'
   _globals['_LISTRESOURCESREQUEST'].fields_by_name['include_raw']._loaded_options = None
   _globals['_LISTRESOURCESREQUEST'].fields_by_name['include_raw']._serialized_options = b'\342A\001\001'
+  _globals['_LISTRESOURCESREQUEST'].fields_by_name['features']._loaded_options = None
+  _globals['_LISTRESOURCESREQUEST'].fields_by_name['features']._serialized_options = b'\342A\001\001'
   _globals['_GETRESOURCEREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_GETRESOURCEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\026\n\024almanac.dev/Resource'
   _globals['_GETRESOURCEREQUEST'].fields_by_name['include_raw']._loaded_options = None
@@ -119,22 +130,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESOURCESERVICE'].methods_by_name['UpdateResource']._serialized_options = b'\342\340\030\021\n\017resources:write\202\323\344\223\00262*/v1/{resource.name=accounts/*/resources/*}:\010resource'
   _globals['_RESOURCESERVICE'].methods_by_name['DeleteResource']._loaded_options = None
   _globals['_RESOURCESERVICE'].methods_by_name['DeleteResource']._serialized_options = b'\342\340\030\021\n\017resources:admin\202\323\344\223\002#*!/v1/{name=accounts/*/resources/*}'
-  _globals['_RESOURCE']._serialized_start=321
-  _globals['_RESOURCE']._serialized_end=988
-  _globals['_RESOURCE_CATEGORY']._serialized_start=824
-  _globals['_RESOURCE_CATEGORY']._serialized_end=899
-  _globals['_LISTRESOURCESREQUEST']._serialized_start=991
-  _globals['_LISTRESOURCESREQUEST']._serialized_end=1265
-  _globals['_LISTRESOURCESRESPONSE']._serialized_start=1267
-  _globals['_LISTRESOURCESRESPONSE']._serialized_end=1376
-  _globals['_GETRESOURCEREQUEST']._serialized_start=1378
-  _globals['_GETRESOURCEREQUEST']._serialized_end=1470
-  _globals['_CREATERESOURCEREQUEST']._serialized_start=1473
-  _globals['_CREATERESOURCEREQUEST']._serialized_end=1649
-  _globals['_UPDATERESOURCEREQUEST']._serialized_start=1651
-  _globals['_UPDATERESOURCEREQUEST']._serialized_end=1775
-  _globals['_DELETERESOURCEREQUEST']._serialized_start=1777
-  _globals['_DELETERESOURCEREQUEST']._serialized_end=1865
-  _globals['_RESOURCESERVICE']._serialized_start=1868
-  _globals['_RESOURCESERVICE']._serialized_end=2619
+  _globals['_RESOURCE']._serialized_start=353
+  _globals['_RESOURCE']._serialized_end=1077
+  _globals['_RESOURCE_CATEGORY']._serialized_start=913
+  _globals['_RESOURCE_CATEGORY']._serialized_end=988
+  _globals['_BOOKINGPOLICY']._serialized_start=1080
+  _globals['_BOOKINGPOLICY']._serialized_end=1235
+  _globals['_LISTRESOURCESREQUEST']._serialized_start=1238
+  _globals['_LISTRESOURCESREQUEST']._serialized_end=1536
+  _globals['_LISTRESOURCESRESPONSE']._serialized_start=1538
+  _globals['_LISTRESOURCESRESPONSE']._serialized_end=1647
+  _globals['_GETRESOURCEREQUEST']._serialized_start=1649
+  _globals['_GETRESOURCEREQUEST']._serialized_end=1741
+  _globals['_CREATERESOURCEREQUEST']._serialized_start=1744
+  _globals['_CREATERESOURCEREQUEST']._serialized_end=1920
+  _globals['_UPDATERESOURCEREQUEST']._serialized_start=1922
+  _globals['_UPDATERESOURCEREQUEST']._serialized_end=2046
+  _globals['_DELETERESOURCEREQUEST']._serialized_start=2048
+  _globals['_DELETERESOURCEREQUEST']._serialized_end=2136
+  _globals['_RESOURCESERVICE']._serialized_start=2139
+  _globals['_RESOURCESERVICE']._serialized_end=2890
 # @@protoc_insertion_point(module_scope)

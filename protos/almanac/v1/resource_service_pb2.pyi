@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
@@ -66,6 +67,7 @@ class Resource(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     RAW_FIELD_NUMBER: _builtins.int
+    BOOKING_POLICY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `accounts/{account}/resources/{resource}`."""
     display_name: _builtins.str
@@ -108,6 +110,12 @@ class Resource(_message.Message):
     def raw(self) -> _struct_pb2.Struct:
         """The backend's own representation; see `Event.raw`."""
 
+    @_builtins.property
+    def booking_policy(self) -> Global___BookingPolicy:
+        """How invitations of the resource are answered. Default: accept every
+        booking that does not clash with another, with no limits.
+        """
+
     def __init__(
         self,
         *,
@@ -126,14 +134,59 @@ class Resource(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
         raw: _struct_pb2.Struct | None = ...,
+        booking_policy: Global___BookingPolicy | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "raw", b"raw", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking_policy", b"booking_policy", "create_time", b"create_time", "raw", b"raw", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["building", b"building", "calendar", b"calendar", "capacity", b"capacity", "category", b"category", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "email", b"email", "etag", b"etag", "features", b"features", "floor", b"floor", "location", b"location", "name", b"name", "raw", b"raw", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_policy", b"booking_policy", "building", b"building", "calendar", b"calendar", "capacity", b"capacity", "category", b"category", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "email", b"email", "etag", b"etag", "features", b"features", "floor", b"floor", "location", b"location", "name", b"name", "raw", b"raw", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Resource: _TypeAlias = Resource  # noqa: Y015
+
+@_typing.final
+class BookingPolicy(_message.Message):
+    """How a resource answers the events that invite it. A booking is accepted
+    when the resource is free for it and within these limits, and declined
+    otherwise; the declined attendee's `comment` says why. Recurring bookings:
+    occurrences that clash are declined one by one (they are left off the
+    resource's calendar), unless more than 5 or more than a third of the
+    occurrences in the next 366 days clash: then the whole series is declined.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_DURATION_FIELD_NUMBER: _builtins.int
+    MAX_ADVANCE_FIELD_NUMBER: _builtins.int
+    ALLOWED_BOOKERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def max_duration(self) -> _duration_pb2.Duration:
+        """Longest booking accepted. Default (unset or 0): no limit."""
+
+    @_builtins.property
+    def max_advance(self) -> _duration_pb2.Duration:
+        """How far ahead of now a booking may start. Default (unset or 0): no limit."""
+
+    @_builtins.property
+    def allowed_bookers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Who may book: organizer emails, or domains written `@example.com`,
+        case-insensitive, at most 100. Default (empty): anyone.
+        """
+
+    def __init__(
+        self,
+        *,
+        max_duration: _duration_pb2.Duration | None = ...,
+        max_advance: _duration_pb2.Duration | None = ...,
+        allowed_bookers: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["max_advance", b"max_advance", "max_duration", b"max_duration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_bookers", b"allowed_bookers", "max_advance", b"max_advance", "max_duration", b"max_duration"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BookingPolicy: _TypeAlias = BookingPolicy  # noqa: Y015
 
 @_typing.final
 class ListResourcesRequest(_message.Message):
@@ -149,6 +202,7 @@ class ListResourcesRequest(_message.Message):
     BUILDING_FIELD_NUMBER: _builtins.int
     QUERY_FIELD_NUMBER: _builtins.int
     INCLUDE_RAW_FIELD_NUMBER: _builtins.int
+    FEATURES_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The account."""
     page_size: _builtins.int
@@ -165,6 +219,10 @@ class ListResourcesRequest(_message.Message):
     """Only resources whose name, description or location contains this text."""
     include_raw: _builtins.bool
     """Fill each resource's `raw`."""
+    @_builtins.property
+    def features(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only resources with every one of these features, case-insensitive."""
+
     def __init__(
         self,
         *,
@@ -176,10 +234,11 @@ class ListResourcesRequest(_message.Message):
         building: _builtins.str = ...,
         query: _builtins.str = ...,
         include_raw: _builtins.bool = ...,
+        features: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["building", b"building", "category", b"category", "include_raw", b"include_raw", "min_capacity", b"min_capacity", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "query", b"query"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["building", b"building", "category", b"category", "features", b"features", "include_raw", b"include_raw", "min_capacity", b"min_capacity", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "query", b"query"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,1 @@
+"""ContactService: the account's address book."""

@@ -1,0 +1,1 @@
+"""ResourceService: rooms and other bookable resources."""

@@ -93,6 +93,10 @@ def _scope(method: MethodDescriptor) -> str:
     return str(method.GetOptions().Extensions[options_pb2.method_auth].scope)
 
 
+def _public(method: MethodDescriptor) -> bool:
+    return bool(method.GetOptions().Extensions[options_pb2.method_auth].public)
+
+
 @dataclass(frozen=True)
 class Cell:
     method: str
@@ -107,6 +111,8 @@ def _problem(method: MethodDescriptor, caller: str, aimed: bool, code: Code, lea
     if leaked:
         return "the reply names account A"
     if caller == "no_token":
+        if _public(method):  # its credential is in the request (a feed's secret)
+            return "" if code is not Code.OK else "a public method answered a made-up request"
         return "" if code is Code.UNAUTHENTICATED else "expected UNAUTHENTICATED"
     if caller == "other_account":
         # A request with other problems may be refused for those first.

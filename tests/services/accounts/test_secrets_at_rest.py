@@ -67,6 +67,11 @@ def _start(tmp_path: Path, key_file: Path) -> Cluster:
         tmp_path / "logs",
         SECRET_SETTINGS,
         secret_key="",  # unset: the key comes from the file
+        # The accounts are only stored: their upstreams are not there to check.
+        connector_backends=(
+            "caldav=tests.connectors.reference.offline:OfflineBackend,"
+            "google=tests.connectors.reference.offline:OfflineBackend"
+        ),
         secret_key_file=str(key_file),
         otel_exporter="console",
         access_log="true",

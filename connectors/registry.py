@@ -31,7 +31,9 @@ __all__ = ["BUILTIN_BACKENDS", "Connectors", "load_backend"]
 
 # connector type name (as in ConnectorSettings) -> "module:Class". The real
 # CalDAV, Google and Graph backends register here as they land.
-BUILTIN_BACKENDS: dict[str, str] = {}
+BUILTIN_BACKENDS: dict[str, str] = {
+    "caldav": "connectors.caldav:CalDavBackend",
+}
 _TYPES = {
     "caldav": acc_pb.CONNECTOR_TYPE_CALDAV,
     "google": acc_pb.CONNECTOR_TYPE_GOOGLE,

@@ -1,5 +1,19 @@
 """Fixtures of the connector tests: each connector's contract-suite target."""
 
+from tests.connectors.caldav.targets import (
+    caldav_radicale_target,
+    caldav_suite,
+    caldav_xandikos_target,
+    radicale,
+)
 from tests.connectors.targets import local_target, mirror_suite, reference_target
 
-__all__ = ["local_target", "mirror_suite", "reference_target"]
+__all__ = [
+    "caldav_radicale_target",
+    "caldav_suite",
+    "caldav_xandikos_target",
+    "local_target",
+    "mirror_suite",
+    "radicale",
+    "reference_target",
+]

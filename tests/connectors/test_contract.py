@@ -26,7 +26,7 @@ from tests.helpers import expect_error, list_all
 from tests.services.events.support import at, utc
 
 Code = grpc.StatusCode
-CONNECTORS = ("local", "reference")
+CONNECTORS = ("local", "reference", "caldav_radicale", "caldav_xandikos")
 
 
 @pytest.fixture(params=CONNECTORS)

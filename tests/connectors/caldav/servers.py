@@ -73,8 +73,8 @@ class DavServer:
         raise NotImplementedError
 
     def start(self) -> DavServer:
-        log = (self.root / f"{self.name}.log").open("ab")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        with (self.root / f"{self.name}.log").open("ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:

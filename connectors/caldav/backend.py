@@ -58,8 +58,7 @@ class CalDavBackend(RemoteBackend):
 
     async def list_calendars(self) -> list[RemoteCalendar]:
         homes = await self.homes()
-        found = await calendars.list_calendars(self.client, homes.calendars,
-                                               homes.default_calendar)  # fmt: skip
+        found = await calendars.list_calendars(self.client, homes.calendars, homes.default_calendar)
         if not found:
             # A new Radicale user has no calendar; Almanac's primary needs one.
             made = await self.create_calendar(cal_pb.Calendar(display_name="Calendar"))
@@ -102,8 +101,9 @@ class CalDavBackend(RemoteBackend):
             href = href or href_for(remote_id, item.uid)
             headers = {**_ICS, "If-Match": known} if known else dict(_ICS)
         try:
-            response = await self.client.request("PUT", href, "PUT event", ok=(200, 201, 204),
-                                                 body=body, headers=headers)  # fmt: skip
+            response = await self.client.request(
+                "PUT", href, "PUT event", ok=(200, 201, 204), body=body, headers=headers
+            )
         except errors.EtagMismatch as exc:
             if etag is None:
                 raise errors.AlreadyExists(
@@ -122,8 +122,9 @@ class CalDavBackend(RemoteBackend):
         href = href or href_for(remote_id, uid)
         headers = {"If-Match": known} if known else {}
         try:
-            await self.client.request("DELETE", href, "DELETE event", ok=(200, 204),
-                                      headers=headers)  # fmt: skip
+            await self.client.request(
+                "DELETE", href, "DELETE event", ok=(200, 204), headers=headers
+            )
         except errors.NotFound:
             pass  # already gone: what the caller wanted
         # The listing keeps the href: the next sync names it deleted, by UID.

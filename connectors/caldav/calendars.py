@@ -48,8 +48,9 @@ def _zone_of(vcalendar: str) -> str:
 
 
 def _props_etag(calendar: cal_pb.Calendar) -> str:
-    text = "\0".join((calendar.display_name, calendar.description, calendar.color,
-                      calendar.time_zone))  # fmt: skip
+    text = "\0".join(
+        (calendar.display_name, calendar.description, calendar.color, calendar.time_zone)
+    )
     return "props-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -109,9 +110,13 @@ async def create_calendar(
     values[_COMPONENTS] = "VEVENT"
     body = davxml.proppatch(values, tag=q(CAL, "mkcalendar"))
     await client.request(
-        "MKCALENDAR", href, "MKCALENDAR", ok=(201,), body=body,
+        "MKCALENDAR",
+        href,
+        "MKCALENDAR",
+        ok=(201,),
+        body=body,
         headers={"Content-Type": "application/xml; charset=utf-8"},
-    )  # fmt: skip
+    )
     made = _props_only(calendar)
     return RemoteCalendar(href, made, _props_etag(made))
 
@@ -120,15 +125,19 @@ async def update_calendar(
     client: DavClient, href: str, calendar: cal_pb.Calendar
 ) -> RemoteCalendar:
     response = await client.request(
-        "PROPPATCH", href, "PROPPATCH calendar", ok=(207,),
+        "PROPPATCH",
+        href,
+        "PROPPATCH calendar",
+        ok=(207,),
         body=davxml.proppatch(_values(calendar)),
         headers={"Content-Type": "application/xml; charset=utf-8"},
-    )  # fmt: skip
+    )
     for answer in client.multistatus(response, "PROPPATCH calendar")[0]:
         if answer.missing - {_DESCRIPTION, _COLOR, _ZONE}:
             refused = ", ".join(sorted(answer.missing))
-            raise InvalidArgument(f"the CalDAV server refused to set {refused}",
-                                  reason="UPSTREAM_REJECTED")  # fmt: skip
+            raise InvalidArgument(
+                f"the CalDAV server refused to set {refused}", reason="UPSTREAM_REJECTED"
+            )
     made = _props_only(calendar)
     return RemoteCalendar(href, made, _props_etag(made))
 
@@ -139,6 +148,8 @@ async def delete_calendar(client: DavClient, href: str) -> None:
 
 def _props_only(calendar: cal_pb.Calendar) -> cal_pb.Calendar:
     return cal_pb.Calendar(
-        display_name=calendar.display_name, description=calendar.description,
-        color=calendar.color, time_zone=calendar.time_zone,
-    )  # fmt: skip
+        display_name=calendar.display_name,
+        description=calendar.description,
+        color=calendar.color,
+        time_zone=calendar.time_zone,
+    )

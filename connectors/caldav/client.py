@@ -78,18 +78,27 @@ class DavClient:
         self, href: str, props: Iterable[str], op: str, *, depth: str = "0"
     ) -> list[davxml.Response]:
         response = await self.request(
-            "PROPFIND", href, op, ok=(207,), body=davxml.propfind(props),
+            "PROPFIND",
+            href,
+            op,
+            ok=(207,),
+            body=davxml.propfind(props),
             headers={**_XML, "Depth": depth},
-        )  # fmt: skip
+        )
         return self.multistatus(response, op)[0]
 
     async def report(
         self, href: str, body: bytes, op: str, *, depth: str = "1", syncing: bool = False
     ) -> tuple[list[davxml.Response], str]:
         response = await self.request(
-            "REPORT", href, op, ok=(207,), body=body, headers={**_XML, "Depth": depth},
+            "REPORT",
+            href,
+            op,
+            ok=(207,),
+            body=body,
+            headers={**_XML, "Depth": depth},
             syncing=syncing,
-        )  # fmt: skip
+        )
         return self.multistatus(response, op)
 
     @staticmethod

@@ -63,13 +63,15 @@ async def discover(client: DavClient) -> Homes:
         principal = await _principal_at(client, "/.well-known/caldav")
     if not principal:
         raise errors.InvalidArgument(
-            violations=[(
-                "account.settings.caldav.url",
-                "no CalDAV server answers there: neither the URL nor /.well-known/caldav"
-                " names a current-user-principal",
-            )],
+            violations=[
+                (
+                    "account.settings.caldav.url",
+                    "no CalDAV server answers there: neither the URL nor /.well-known/caldav"
+                    " names a current-user-principal",
+                )
+            ],
             reason="CALDAV_NOT_FOUND",
-        )  # fmt: skip
+        )
     found = await client.propfind(
         principal, [_CAL_HOME, _CARD_HOME, _INBOX], "discovery (principal)"
     )

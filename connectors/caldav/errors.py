@@ -72,8 +72,9 @@ def mapped(response: httpx.Response, op: str, *, syncing: bool = False) -> error
     if status == 401:
         return errors.Unauthenticated(
             f"{text}: the user name or password was rejected",
-            reason="UPSTREAM_CREDENTIALS_REJECTED", metadata=meta,
-        )  # fmt: skip
+            reason="UPSTREAM_CREDENTIALS_REJECTED",
+            metadata=meta,
+        )
     if _SYNC_TOKEN in conditions or (syncing and status in (409, 412)):
         return SyncTokenExpired(f"{text}: sync token no longer valid", reason="SYNC_TOKEN_EXPIRED")
     if status == 403:
@@ -83,15 +84,17 @@ def mapped(response: httpx.Response, op: str, *, syncing: bool = False) -> error
     if status == 409 and conditions & _UID_CONFLICT:
         return errors.AlreadyExists(
             f"{text}: another resource of the collection has this UID",
-            reason="UPSTREAM_UID_CONFLICT", metadata=meta,
-        )  # fmt: skip
+            reason="UPSTREAM_UID_CONFLICT",
+            metadata=meta,
+        )
     if status == 409:
         return errors.FailedPrecondition(text, reason="UPSTREAM_CONFLICT", metadata=meta)
     if status == 412:
         return errors.EtagMismatch(
             f"{text}: it changed on the server meanwhile",
-            reason="UPSTREAM_ETAG_MISMATCH", metadata=meta,
-        )  # fmt: skip
+            reason="UPSTREAM_ETAG_MISMATCH",
+            metadata=meta,
+        )
     if status == 413:
         return errors.InvalidArgument(
             f"{text}: too large for the server", reason="UPSTREAM_TOO_LARGE", metadata=meta
@@ -99,17 +102,20 @@ def mapped(response: httpx.Response, op: str, *, syncing: bool = False) -> error
     if status in (400, 415, 422):
         return errors.InvalidArgument(
             f"{text}: the server refused the data{_excerpt(response)}",
-            reason="UPSTREAM_REJECTED", metadata=meta,
-        )  # fmt: skip
+            reason="UPSTREAM_REJECTED",
+            metadata=meta,
+        )
     if status == 429:
         return errors.RateLimited(
             f"{text}: rate limited", retry_after=wait, reason="UPSTREAM_RATE_LIMITED", metadata=meta
         )
     if status == 423:
         return errors.Unavailable(
-            f"{text}: the resource is locked", retry_after=wait if wait is not None else 1.0,
-            reason="UPSTREAM_LOCKED", metadata=meta,
-        )  # fmt: skip
+            f"{text}: the resource is locked",
+            retry_after=wait if wait is not None else 1.0,
+            reason="UPSTREAM_LOCKED",
+            metadata=meta,
+        )
     return errors.Unavailable(text, retry_after=wait, reason="UPSTREAM_UNAVAILABLE", metadata=meta)
 
 
@@ -117,8 +123,9 @@ def unreachable(exc: httpx.HTTPError, op: str, timeout: float) -> errors.Connect
     if isinstance(exc, httpx.TimeoutException):
         return errors.Unavailable(
             f"the CalDAV server did not answer {op} within {timeout:g}s",
-            retry_after=1.0, reason="UPSTREAM_TIMEOUT",
-        )  # fmt: skip
+            retry_after=1.0,
+            reason="UPSTREAM_TIMEOUT",
+        )
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return errors.InvalidArgument(
             violations=[("account.settings.caldav.url", f"not a usable http(s) URL: {exc}")],
@@ -126,12 +133,14 @@ def unreachable(exc: httpx.HTTPError, op: str, timeout: float) -> errors.Connect
         )
     return errors.Unavailable(
         f"the CalDAV server could not be reached for {op} ({type(exc).__name__})",
-        retry_after=1.0, reason="UPSTREAM_UNREACHABLE",
-    )  # fmt: skip
+        retry_after=1.0,
+        reason="UPSTREAM_UNREACHABLE",
+    )
 
 
 def malformed(op: str, detail: str) -> errors.ConnectorError:
     return errors.Unavailable(
         f"the CalDAV server's answer to {op} is malformed: {detail[:200]}",
-        retry_after=5.0, reason="UPSTREAM_MALFORMED",
-    )  # fmt: skip
+        retry_after=5.0,
+        reason="UPSTREAM_MALFORMED",
+    )

@@ -39,12 +39,32 @@ __all__ = ["href_for", "item_etag", "parse_item", "serialize_item", "split_etag"
 # Properties (and components) Almanac reads into Event fields, or writes.
 _MAPPED = frozenset(
     {
-        "UID", "SUMMARY", "DESCRIPTION", "LOCATION", "DTSTART", "DTEND", "DURATION",
-        "ORGANIZER", "ATTENDEE", "RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID",
-        "ATTACH", "CLASS", "TRANSP", "STATUS", "CATEGORIES", "COLOR", "CREATED",
-        "LAST-MODIFIED", "DTSTAMP", "VALARM",
+        "UID",
+        "SUMMARY",
+        "DESCRIPTION",
+        "LOCATION",
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "ORGANIZER",
+        "ATTENDEE",
+        "RRULE",
+        "RDATE",
+        "EXDATE",
+        "EXRULE",
+        "RECURRENCE-ID",
+        "ATTACH",
+        "CLASS",
+        "TRANSP",
+        "STATUS",
+        "CATEGORIES",
+        "COLOR",
+        "CREATED",
+        "LAST-MODIFIED",
+        "DTSTAMP",
+        "VALARM",
     }
-)  # fmt: skip
+)
 _RULES = ("RRULE", "RDATE", "EXDATE", "EXRULE")
 _SAFE = re.compile(r"[A-Za-z0-9@._-]{1,120}")
 

@@ -104,10 +104,14 @@ class Tracker(Generic[T]):
     async def _report(self, collection: str, token: str) -> tuple[list[davxml.Response], str]:
         body = davxml.sync_collection(token, [_ETAG])
         response = await self.client.request(
-            "REPORT", collection, "sync-collection", ok=(207, *_NO_SYNC) if not token else (207,),
-            body=body, headers={"Content-Type": "application/xml; charset=utf-8", "Depth": "1"},
+            "REPORT",
+            collection,
+            "sync-collection",
+            ok=(207, *_NO_SYNC) if not token else (207,),
+            body=body,
+            headers={"Content-Type": "application/xml; charset=utf-8", "Depth": "1"},
             syncing=bool(token),
-        )  # fmt: skip
+        )
         if response.status_code != 207:
             return [], ""
         return self.client.multistatus(response, "sync-collection")
@@ -120,8 +124,9 @@ class Tracker(Generic[T]):
         self.use_sync_collection = True
         known = self.listings.get(collection)
         if token and known is None:
-            raise SyncTokenExpired("no listing behind this token in this process",
-                                   reason="SYNC_TOKEN_EXPIRED")  # fmt: skip
+            raise SyncTokenExpired(
+                "no listing behind this token in this process", reason="SYNC_TOKEN_EXPIRED"
+            )
         listing = known if token and known is not None else Listing()
         changed, gone = [], []
         for r in responses:
@@ -139,13 +144,15 @@ class Tracker(Generic[T]):
     async def _by_etags(self, collection: str, token: str) -> Page[T]:
         found = await self.client.propfind(collection, [_ETAG], "list etags", depth="1")
         current = {
-            r.href: r.text(_ETAG) for r in found
+            r.href: r.text(_ETAG)
+            for r in found
             if r.status == 200 and r.text(_ETAG) and r.href.rstrip("/") != collection.rstrip("/")
-        }  # fmt: skip
+        }
         listing = self.listings.get(collection)
         if token and (listing is None or listing.token != token):
-            raise SyncTokenExpired("the etag listing behind this token is gone",
-                                   reason="SYNC_TOKEN_EXPIRED")  # fmt: skip
+            raise SyncTokenExpired(
+                "the etag listing behind this token is gone", reason="SYNC_TOKEN_EXPIRED"
+            )
         listing = listing if token and listing else Listing()
         changed = [h for h, e in current.items() if listing.etags.get(h) != e]
         gone = [h for h in listing.etags if h not in current]
@@ -155,16 +162,22 @@ class Tracker(Generic[T]):
     # -- fetching -------------------------------------------------------------------
 
     async def _page(
-        self, collection: str, listing: Listing, changed: list[str], gone: list[str],
-        token: str, etags: dict[str, str] | None = None,
-    ) -> Page[T]:  # fmt: skip
+        self,
+        collection: str,
+        listing: Listing,
+        changed: list[str],
+        gone: list[str],
+        token: str,
+        etags: dict[str, str] | None = None,
+    ) -> Page[T]:
         deleted = []
         for href in gone:
             uid = listing.uids.pop(href, None)
             listing.etags.pop(href, None)
             if uid is None:
-                raise SyncTokenExpired(f"{href} was deleted before this process listed it",
-                                       reason="SYNC_TOKEN_EXPIRED")  # fmt: skip
+                raise SyncTokenExpired(
+                    f"{href} was deleted before this process listed it", reason="SYNC_TOKEN_EXPIRED"
+                )
             deleted.append(uid)
         if etags is not None:  # the fallback's token names the listing after this pull
             token = listing.token = _hash_token(etags)

@@ -82,12 +82,16 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
             try:
                 with httpx.Client(timeout=60) as client:
-                    reply = client.request(self.command, proxy.target + self.path,
-                                           headers=headers, content=body)  # fmt: skip
+                    reply = client.request(
+                        self.command, proxy.target + self.path, headers=headers, content=body
+                    )
             except httpx.HTTPError:
                 return self._reply(502, b"bad gateway", {})
-            kept = {k: v for k, v in reply.headers.items()
-                    if k.lower() not in _HOP | {"content-encoding"}}  # fmt: skip
+            kept = {
+                k: v
+                for k, v in reply.headers.items()
+                if k.lower() not in _HOP | {"content-encoding"}
+            }
             self._reply(reply.status_code, reply.content, kept)
 
         def _reply(self, status: int, data: bytes, extra: dict[str, str]) -> None:

@@ -108,8 +108,11 @@ class Radicale(DavServer):
         self.htpasswd.write_text("")
         (root / "collections").mkdir(exist_ok=True)
         self.config = root / "radicale.conf"
-        self.config.write_text(_RADICALE_CONF.format(
-            port=self.port, htpasswd=self.htpasswd, folder=root / "collections"))  # fmt: skip
+        self.config.write_text(
+            _RADICALE_CONF.format(
+                port=self.port, htpasswd=self.htpasswd, folder=root / "collections"
+            )
+        )
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "radicale", "--config", str(self.config)]
@@ -129,8 +132,18 @@ class Xandikos(DavServer):
 
     def command(self) -> list[str]:
         exe = Path(sys.executable).with_name("xandikos")
-        return [str(exe), "serve", "-d", str(self.root / "data"), "--defaults",
-                "-l", "127.0.0.1", "-p", str(self.port), "--no-detect-systemd"]  # fmt: skip
+        return [
+            str(exe),
+            "serve",
+            "-d",
+            str(self.root / "data"),
+            "--defaults",
+            "-l",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "--no-detect-systemd",
+        ]
 
     def http(self, user: str = "") -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=30)

@@ -99,8 +99,9 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
     server.stop()
 
 
-def caldav_account(suite: MirrorSuite, url: str, user: str, password: str = PASSWORD,
-                   account_id: str = "") -> acc_pb.Account:  # fmt: skip
+def caldav_account(
+    suite: MirrorSuite, url: str, user: str, password: str = PASSWORD, account_id: str = ""
+) -> acc_pb.Account:
     account_id = account_id or "c" + uuid.uuid4().hex[:10]
     settings = acc_pb.CalDavSettings(url=url, username=user, password=password)
     account = suite.almanac.accounts().CreateAccount(

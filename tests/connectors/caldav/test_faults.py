@@ -47,8 +47,11 @@ class Faulty:
         return next(href for href, _, cal in propfind(self.http, self.home) if cal)
 
     def put_upstream(self, uid: str, title: str) -> None:
-        reply = self.http.put(f"{self.calendar()}{uid}.ics", content=ics(uid, title),
-                              headers={"Content-Type": "text/calendar"})  # fmt: skip
+        reply = self.http.put(
+            f"{self.calendar()}{uid}.ics",
+            content=ics(uid, title),
+            headers={"Content-Type": "text/calendar"},
+        )
         assert reply.status_code in (201, 204), reply.text
 
     def titles(self) -> dict[str, str]:
@@ -69,10 +72,11 @@ class Faulty:
         return self.suite.almanac.events().CreateEvent(
             ev_pb.CreateEventRequest(
                 parent=f"{self.account.name}/calendars/primary",
-                event=ev_pb.Event(display_name=title, start=at(utc(2026, 11, 4, 9)),
-                                  end=at(utc(2026, 11, 4, 10))),
+                event=ev_pb.Event(
+                    display_name=title, start=at(utc(2026, 11, 4, 9)), end=at(utc(2026, 11, 4, 10))
+                ),
             )
-        )  # fmt: skip
+        )
 
     def sync_state(self) -> acc_pb.SyncState:
         return (

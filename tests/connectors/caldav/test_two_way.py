@@ -47,8 +47,9 @@ def ics(uid: str, title: str, day: int = 2, hour: int = 9, extra: str = "") -> b
 class Account:
     """A CalDAV account in Almanac and the same data seen by another client."""
 
-    def __init__(self, suite: MirrorSuite, server: Radicale | Xandikos, user: str,
-                 home: str) -> None:  # fmt: skip
+    def __init__(
+        self, suite: MirrorSuite, server: Radicale | Xandikos, user: str, home: str
+    ) -> None:
         self.suite = suite
         self.account = caldav_account(suite, server.base + "/", user)
         self.id = self.account.name.split("/")[1]
@@ -57,8 +58,11 @@ class Account:
         self.upstream = DavUpstream(self.http, home, calendar)
 
     def put(self, uid: str, body: bytes) -> None:
-        reply = self.http.put(f"{self.upstream.calendar}{uid}.ics", content=body,
-                              headers={"Content-Type": "text/calendar"})  # fmt: skip
+        reply = self.http.put(
+            f"{self.upstream.calendar}{uid}.ics",
+            content=body,
+            headers={"Content-Type": "text/calendar"},
+        )
         assert reply.status_code in (201, 204), reply.text
 
     def delete(self, uid: str) -> None:
@@ -70,15 +74,17 @@ class Account:
                 parent=f"{self.account.name}/calendars/primary",
                 start_time=at(utc(2026, 10, 1)).date_time,
                 end_time=at(utc(2026, 12, 31)).date_time,
-                expansion=ev_pb.EXPANSION_MASTERS, page_size=1000,
+                expansion=ev_pb.EXPANSION_MASTERS,
+                page_size=1000,
             )
-        )  # fmt: skip
+        )
         return {e.ical_uid: e.display_name for e in reply.events}
 
 
 @pytest.fixture(params=["radicale", "xandikos"])
-def dav(request: pytest.FixtureRequest, caldav_suite: MirrorSuite, radicale: Radicale,
-        tmp_path: Path) -> Iterator[Account]:  # fmt: skip
+def dav(
+    request: pytest.FixtureRequest, caldav_suite: MirrorSuite, radicale: Radicale, tmp_path: Path
+) -> Iterator[Account]:
     if request.param == "radicale":
         user = radicale.add_user()
         account = Account(caldav_suite, radicale, user, f"/{user}/")
@@ -101,12 +107,13 @@ def test_an_event_made_in_almanac_is_on_the_server_at_once(dav: Account) -> None
         ev_pb.CreateEventRequest(
             parent=f"{dav.account.name}/calendars/primary",
             event=ev_pb.Event(
-                display_name="Planning", start=at(utc(2026, 11, 3, 10)),
+                display_name="Planning",
+                start=at(utc(2026, 11, 3, 10)),
                 end=at(utc(2026, 11, 3, 11)),
                 recurrence=ev_pb.Recurrence(rrules=["FREQ=WEEKLY;COUNT=4"]),
             ),
         )
-    )  # fmt: skip
+    )
     documents = dav.upstream.documents()
     assert len(documents) == 1
     vevent = next(iter(documents.values())).walk("VEVENT")[0]
@@ -128,25 +135,30 @@ def test_an_event_made_in_almanac_is_on_the_server_at_once(dav: Account) -> None
 
 def test_changes_by_another_client_reach_list_and_stream(dav: Account) -> None:
     sub = dav.suite.cluster.activity().subscribe(
-        "caldav", parent=dav.account.name, start_position=act_pb.START_POSITION_NOW,
-        resource_types=[common_pb2.RESOURCE_TYPE_EVENT], heartbeat=1,
-    )  # fmt: skip
+        "caldav",
+        parent=dav.account.name,
+        start_position=act_pb.START_POSITION_NOW,
+        resource_types=[common_pb2.RESOURCE_TYPE_EVENT],
+        heartbeat=1,
+    )
     try:
         sub.wait_for(lambda: bool(sub.items), 10, "the first heartbeat")
         steps = [
             (lambda: dav.put("standup", ics("standup", "Standup")), ADDED, "Standup"),
-            (lambda: dav.put("standup", ics("standup", "Daily standup")), UPDATED,
-             "Daily standup"),
+            (lambda: dav.put("standup", ics("standup", "Daily standup")), UPDATED, "Daily standup"),
             (lambda: dav.delete("standup"), DELETED, None),
-        ]  # fmt: skip
+        ]
         for count, (change, kind, title) in enumerate(steps, start=1):
             started = time.monotonic()
             change()
             sub.wait_for(lambda n=count: len(sub.activities) >= n, 10, f"activity {count}")
             assert time.monotonic() - started < INTERVAL + 2.0
             got = sub.activities[count - 1]
-            assert (got.type, got.actor, got.event_snapshot.ical_uid) == (kind, "upstream",
-                                                                          "standup")  # fmt: skip
+            assert (got.type, got.actor, got.event_snapshot.ical_uid) == (
+                kind,
+                "upstream",
+                "standup",
+            )
             assert dav.titles().get("standup") == title
         assert list(sub.activities[1].changed_fields.paths) == ["display_name"]
         assert len(sub.activities) == 3
@@ -159,10 +171,14 @@ def test_unmapped_properties_survive_an_almanac_edit(dav: Account) -> None:
     dav.put("keepme", ics("keepme", "Original", extra=extra))
     dav.suite.sync_now(dav.id)
     events = dav.suite.almanac.events()
-    listed = events.ListEvents(ev_pb.ListEventsRequest(
-        parent=f"{dav.account.name}/calendars/primary", include_raw=True,
-        start_time=at(utc(2026, 11, 1)).date_time, end_time=at(utc(2026, 12, 1)).date_time,
-    )).events  # fmt: skip
+    listed = events.ListEvents(
+        ev_pb.ListEventsRequest(
+            parent=f"{dav.account.name}/calendars/primary",
+            include_raw=True,
+            start_time=at(utc(2026, 11, 1)).date_time,
+            end_time=at(utc(2026, 12, 1)).date_time,
+        )
+    ).events
     assert "X-OTHER-CLIENT" in listed[0].raw.fields["unmapped"].string_value
     events.UpdateEvent(
         ev_pb.UpdateEventRequest(
@@ -180,11 +196,14 @@ def test_unmapped_properties_survive_an_almanac_edit(dav: Account) -> None:
 def test_busy_time_across_a_local_and_a_caldav_calendar(dav: Account) -> None:
     suite = dav.suite
     local = suite.almanac.create_local_account()
-    suite.almanac.events().CreateEvent(ev_pb.CreateEventRequest(
-        parent=f"{local.name}/calendars/primary",
-        event=ev_pb.Event(display_name="Local", start=at(utc(2026, 11, 20, 9)),
-                          end=at(utc(2026, 11, 20, 10))),
-    ))  # fmt: skip
+    suite.almanac.events().CreateEvent(
+        ev_pb.CreateEventRequest(
+            parent=f"{local.name}/calendars/primary",
+            event=ev_pb.Event(
+                display_name="Local", start=at(utc(2026, 11, 20, 9)), end=at(utc(2026, 11, 20, 10))
+            ),
+        )
+    )
     dav.put("remote", ics("remote", "Remote", day=20, hour=11))
     suite.sync_now(dav.id)
     stub = av_grpc.AvailabilityServiceStub(
@@ -192,35 +211,49 @@ def test_busy_time_across_a_local_and_a_caldav_calendar(dav: Account) -> None:
     )
     reply = stub.QueryAvailability(
         av_pb.QueryAvailabilityRequest(
-            participants=[av_pb.Participant(
-                calendars=[f"{local.name}/calendars/primary",
-                           f"{dav.account.name}/calendars/primary"],
-                ignore_working_hours=True,
-            )],
+            participants=[
+                av_pb.Participant(
+                    calendars=[
+                        f"{local.name}/calendars/primary",
+                        f"{dav.account.name}/calendars/primary",
+                    ],
+                    ignore_working_hours=True,
+                )
+            ],
             meeting_duration=duration_pb2.Duration(seconds=3600),
-            time_windows=[common_pb2.TimeRange(start_time=at(utc(2026, 11, 20, 8)).date_time,
-                                               end_time=at(utc(2026, 11, 20, 13)).date_time)],
+            time_windows=[
+                common_pb2.TimeRange(
+                    start_time=at(utc(2026, 11, 20, 8)).date_time,
+                    end_time=at(utc(2026, 11, 20, 13)).date_time,
+                )
+            ],
             time_slot_increment=duration_pb2.Duration(seconds=3600),
         ),
         metadata=(("authorization", f"Bearer {suite.almanac.admin_secret}"),),
-    )  # fmt: skip
+    )
     hours = [t.start_time.ToDatetime().hour for t in reply.available_times]
     assert hours == [8, 10, 12]
 
 
 def test_calendars_both_ways(dav: Account) -> None:
     calendars = dav.suite.almanac.calendars()
-    calendars.CreateCalendar(cal_pb.CreateCalendarRequest(
-        parent=dav.account.name,
-        calendar=cal_pb.Calendar(display_name="Almanac-made", time_zone="Europe/Berlin"),
-    ))  # fmt: skip
+    calendars.CreateCalendar(
+        cal_pb.CreateCalendarRequest(
+            parent=dav.account.name,
+            calendar=cal_pb.Calendar(display_name="Almanac-made", time_zone="Europe/Berlin"),
+        )
+    )
     assert "Almanac-made" in dav.upstream.calendar_names()
     body = (
         '<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
         "<D:set><D:prop><D:displayname>Other-made</D:displayname></D:prop></D:set></C:mkcalendar>"
     )
-    reply = dav.http.request("MKCALENDAR", f"{dav.upstream.home}other/", content=body,
-                             headers={"Content-Type": "application/xml"})  # fmt: skip
+    reply = dav.http.request(
+        "MKCALENDAR",
+        f"{dav.upstream.home}other/",
+        content=body,
+        headers={"Content-Type": "application/xml"},
+    )
     assert reply.status_code == 201, reply.text
     dav.suite.sync_now(dav.id)
     listed = calendars.ListCalendars(cal_pb.ListCalendarsRequest(parent=dav.account.name))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import event_service_pb2 as ev_pb
@@ -34,7 +34,7 @@ from connectors.remote import RemoteItem
 
 from .errors import malformed
 
-__all__ = ["href_for", "item_etag", "parse_item", "serialize_item", "split_etag"]
+__all__ = ["href_for", "item_etag", "own_uid", "parse_item", "serialize_item", "split_etag"]
 
 # Properties (and components) Almanac reads into Event fields, or writes.
 _MAPPED = frozenset(
@@ -73,6 +73,20 @@ def href_for(collection: str, uid: str) -> str:
     """Where a new item goes: ``<uid>.ics`` when the UID is a safe file name."""
     name = uid if _SAFE.fullmatch(uid) else hashlib.sha256(uid.encode()).hexdigest()[:40]
     return f"{collection.rstrip('/')}/{quote(name)}.ics"
+
+
+def own_uid(href: str) -> str | None:
+    """The UID of a resource Almanac named after an Almanac-made UID, else None.
+
+    Lets a sync name the UID of a member deleted before this process listed
+    it (made and deleted through another Almanac process between two
+    syncs) without a full resync; other clients' names are not guessed.
+    """
+    name = unquote(href.rstrip("/").rsplit("/", 1)[-1])
+    for suffix in (".ics", ".vcf"):
+        if name.endswith("@almanac.dev" + suffix):
+            return name[: -len(suffix)]
+    return None
 
 
 def item_etag(etag: str, href: str) -> str:

@@ -2,9 +2,10 @@
 
 `Tracker` keeps, per collection, what the last listing said (href -> UID and
 ETag): a deleted href only names its UID there. It lives as long as the
-backend object (the process); when it does not know what a token refers to
-(after a restart, or a deletion of an href it never saw) the token counts as
-expired and the mirror resyncs fully, which is always correct.
+backend object (the process); when it cannot name a deleted href's UID
+(after a restart) or does not know the listing behind an etag token, the
+token counts as expired and the mirror resyncs fully, which is always
+correct.
 
 * ``sync-collection`` with the server's token; an invalid token (Radicale
   403 ``valid-sync-token``, Xandikos 412) is `SyncTokenExpired`.
@@ -29,6 +30,7 @@ from connectors.remote import SyncTokenExpired
 from . import davxml
 from .client import DavClient
 from .davxml import DAV, q
+from .items import own_uid
 
 __all__ = ["BATCH", "Listing", "Page", "Tracker"]
 
@@ -122,11 +124,10 @@ class Tracker(Generic[T]):
             self.use_sync_collection = False  # refused, or no token: compare etags instead
             return await self._by_etags(collection, "")
         self.use_sync_collection = True
+        # After a restart the listing is empty: changed members are fetched
+        # as usual (their data names their UID); only a deleted member this
+        # process never saw makes the token count as expired (in `_page`).
         known = self.listings.get(collection)
-        if token and known is None:
-            raise SyncTokenExpired(
-                "no listing behind this token in this process", reason="SYNC_TOKEN_EXPIRED"
-            )
         listing = known if token and known is not None else Listing()
         changed, gone = [], []
         for r in responses:
@@ -172,7 +173,7 @@ class Tracker(Generic[T]):
     ) -> Page[T]:
         deleted = []
         for href in gone:
-            uid = listing.uids.pop(href, None)
+            uid = listing.uids.pop(href, None) or own_uid(href)
             listing.etags.pop(href, None)
             if uid is None:
                 raise SyncTokenExpired(

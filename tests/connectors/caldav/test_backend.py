@@ -205,18 +205,29 @@ async def test_a_large_first_listing_comes_in_pages(
     await fresh.aclose()
 
 
-async def test_a_restarted_process_resyncs_from_a_stored_token(
+async def test_a_restarted_process_resumes_from_a_stored_token(
     radicale_backend: tuple[CalDavBackend, Radicale, str],
 ) -> None:
     backend, _, _ = radicale_backend
     calendar = (await backend.list_calendars())[0].remote_id
-    await backend.put_item(calendar, _event("a", "A"), None)
+    a = await backend.put_item(calendar, _event("a", "A"), None)
+    b = await backend.put_item(calendar, _event("b", "B"), None)
     token = (await backend.changes(calendar, "")).token
-    restarted = CalDavBackend(backend.account)
+    await backend.put_item(calendar, RemoteItem("a", a, [_event("a", "A2").events[0]]), a)
+    restarted = CalDavBackend(backend.account)  # a new process: no listing
+    resumed = await restarted.changes(calendar, token)
+    assert [(i.uid, i.events[0].display_name) for i in resumed.items] == [("a", "A2")]
+    await backend.delete_item(calendar, "b", b)
+    again = CalDavBackend(backend.account)
     with pytest.raises(SyncTokenExpired):
-        await restarted.changes(calendar, token)  # it cannot name deleted hrefs' UIDs
-    assert [i.uid for i in (await restarted.changes(calendar, "")).items] == ["a"]
+        await again.changes(calendar, resumed.token)  # it cannot name b's UID
+    # A member Almanac made (and named) itself is named again without a resync.
+    token = (await again.changes(calendar, "")).token
+    made = await backend.put_item(calendar, _event("x1@almanac.dev", "Made"), None)
+    await backend.delete_item(calendar, "x1@almanac.dev", made)
+    assert (await again.changes(calendar, token)).deleted == ["x1@almanac.dev"]
     await restarted.aclose()
+    await again.aclose()
 
 
 async def test_a_wrong_url_is_a_clear_error(tmp_path: Path) -> None:

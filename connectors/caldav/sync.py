@@ -134,7 +134,8 @@ class Tracker(Generic[T]):
             if r.href.rstrip("/") == collection.rstrip("/"):
                 continue
             if r.status == 404:
-                gone.append(r.href)
+                if token:  # a first listing may name members long gone (Radicale)
+                    gone.append(r.href)
             elif r.text(_ETAG) and listing.etags.get(r.href) != r.text(_ETAG):
                 changed.append(r.href)
         self.listings[collection] = listing

@@ -28,6 +28,7 @@ SCENARIO_MODULES = (
     "bench.activity",
     "bench.availability",
     "bench.mirror",
+    "bench.dav",
 )
 for _module in SCENARIO_MODULES:
     importlib.import_module(_module)

@@ -51,19 +51,21 @@ class CalDavBackend(RemoteBackend):
         return self._homes
 
     async def validate(self) -> None:
-        """Discovery and a calendar listing, with the account's credentials."""
-        await self.list_calendars()
+        """Discovery and a calendar listing, with the account's credentials.
+
+        A new Radicale user has no calendar; Almanac's ``primary`` needs one,
+        so one is made here (only here: a user who later deletes every
+        calendar on the server is not given a new one behind their back).
+        """
+        if not await self.list_calendars():
+            await self.create_calendar(cal_pb.Calendar(display_name="Calendar"))
 
     # -- calendars ----------------------------------------------------------
 
     async def list_calendars(self) -> list[RemoteCalendar]:
         homes = await self.homes()
         found = await calendars.list_calendars(self.client, homes.calendars, homes.default_calendar)
-        if not found:
-            # A new Radicale user has no calendar; Almanac's primary needs one.
-            made = await self.create_calendar(cal_pb.Calendar(display_name="Calendar"))
-            return [RemoteCalendar(made.remote_id, made.calendar, made.etag, default=True)]
-        if not any(c.default for c in found):
+        if found and not any(c.default for c in found):
             first = found[0]
             found[0] = RemoteCalendar(first.remote_id, first.calendar, first.etag, default=True)
         return found

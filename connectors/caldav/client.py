@@ -108,8 +108,5 @@ class DavClient:
         except davxml.MalformedReply as exc:
             raise malformed(op, str(exc)) from exc
 
-    def final_url(self, response: httpx.Response) -> str:
-        return str(response.url)
-
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -1,8 +1,8 @@
 """WebDAV/CalDAV/CardDAV request bodies and multistatus parsing.
 
-Bodies are built with ElementTree (names in Clark notation, ``{DAV:}href``);
-replies are parsed with ``defusedxml`` semantics by hand: no DTDs, no
-entities (a server's XML is untrusted input). A reply that is not XML, or not
+Bodies are built with ElementTree (names in Clark notation, ``{DAV:}href``).
+Replies are untrusted input: one with a DTD or entity declarations is
+refused before parsing (no entity expansion). A reply that is not XML, or not
 a multistatus, raises `MalformedReply`, which the client maps to UNAVAILABLE.
 """
 
@@ -185,8 +185,8 @@ def parse_multistatus(body: bytes) -> tuple[list[Response], str]:
 def error_conditions(body: bytes) -> set[str]:
     """The precondition names of a ``DAV:error`` body (empty if it is not one)."""
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
+        root = _parse(body)
+    except MalformedReply:
         return set()
     if root.tag != q(DAV, "error"):
         return set()

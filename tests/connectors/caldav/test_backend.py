@@ -140,6 +140,7 @@ async def radicale_backend(tmp_path: Path) -> AsyncIterator[tuple[CalDavBackend,
     server.start()
     user = server.add_user()
     backend = CalDavBackend(_account(server, user))
+    await backend.validate()  # as CreateAccount does: makes the first calendar
     yield backend, server, user
     await backend.aclose()
     server.stop()

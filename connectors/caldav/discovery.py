@@ -44,12 +44,15 @@ class Homes:
 async def _principal_at(client: DavClient, href: str) -> str:
     try:
         found = await client.propfind(href, [_PRINCIPAL], "discovery (current-user-principal)")
-    except errors.NotFound:
-        return ""
+    except (errors.NotFound, errors.PermissionDenied, errors.InvalidArgument):
+        return ""  # no DAV resource here (404, 403, 400): try the well-known URL
     except errors.Unavailable as exc:
-        if exc.reason not in ("UPSTREAM_UNAVAILABLE", "UPSTREAM_MALFORMED"):
-            raise
-        return ""  # e.g. 405 on a URL that is no DAV resource: try the well-known one
+        # 405/501 (PROPFIND unknown) or XML that is not DAV: not here either;
+        # a 5xx or a timeout is the server being down, said as such.
+        status = exc.metadata.get("httpStatus", "")
+        if status in ("405", "501") or exc.reason == "UPSTREAM_MALFORMED":
+            return ""
+        raise
     for response in found:
         principal = response.hrefs(_PRINCIPAL)
         if principal:

@@ -245,3 +245,19 @@ async def test_a_wrong_url_is_a_clear_error(tmp_path: Path) -> None:
         await backend.validate()
     assert bad.value.violations[0][0] == "account.settings.caldav.url"
     await backend.aclose()
+
+
+async def test_discovery_tells_down_from_not_dav() -> None:
+    from connectors.caldav.discovery import discover
+
+    down = _client(_answer(503, **{"Retry-After": "5"}))
+    with pytest.raises(errors.Unavailable) as caught:
+        await discover(down)
+    assert caught.value.retry_after == 5.0
+    await down.aclose()
+    for status in (404, 405, 501):
+        web = _client(_answer(status))
+        with pytest.raises(errors.InvalidArgument) as bad:
+            await discover(web)
+        assert bad.value.reason == "CALDAV_NOT_FOUND"
+        await web.aclose()

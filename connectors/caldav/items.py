@@ -111,17 +111,39 @@ def _unmapped(vevent: Any) -> str:
     return "\r\n".join(lines)
 
 
+def _has_unmapped(data: bytes) -> bool:
+    """Whether a VEVENT of ``data`` has a property or component Almanac does not map."""
+    path: list[bytes] = []
+    for line in data.splitlines():
+        if not line or line[:1] in (b" ", b"\t"):
+            continue  # a folded continuation
+        name = re.split(rb"[;:]", line, maxsplit=1)[0].strip().upper()
+        if name == b"BEGIN":
+            path.append(line.split(b":", 1)[-1].strip().upper())
+            if len(path) >= 2 and path[-2] == b"VEVENT" and path[-1] != b"VALARM":
+                return True
+        elif name == b"END":
+            path = path[:-1]
+        elif path[-1:] == [b"VEVENT"]:
+            text = name.decode("ascii", "replace")
+            if text not in _MAPPED and not text.startswith("X-ALMANAC-"):
+                return True
+    return False
+
+
 def parse_item(href: str, etag: str, data: bytes, zone: str = "UTC") -> RemoteItem:
     """The `RemoteItem` of one resource; malformed ICS is UPSTREAM_MALFORMED."""
     try:
         parsed = from_ics(data, default_zone=zone)
-        document = Calendar.from_ical(data)
+        # Parsed a second time only when there is something to keep.
+        document = Calendar.from_ical(data) if _has_unmapped(data) else None
     except (errors.InvalidArgument, ValueError) as exc:
         raise malformed(f"GET {href}", str(exc)) from exc
     events = list(parsed.events) + list(parsed.exceptions)
     if not events:
         raise malformed(f"GET {href}", "the resource holds no VEVENT Almanac can read")
-    main = next((v for v in document.walk("VEVENT") if "RECURRENCE-ID" not in v), None)
+    vevents = document.walk("VEVENT") if document is not None else []
+    main = next((v for v in vevents if "RECURRENCE-ID" not in v), None)
     text = _unmapped(main) if main is not None else ""
     if text and not events[0].HasField("original_start"):
         events[0].raw.CopyFrom(

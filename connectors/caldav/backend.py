@@ -18,7 +18,7 @@ from connectors import errors
 from connectors.remote import ChangeBatch, RemoteBackend, RemoteCalendar, RemoteItem
 
 from . import calendars, davxml
-from .client import DEFAULT_TIMEOUT, DavClient
+from .client import BULK_READ_TIMEOUT, DEFAULT_TIMEOUT, DavClient
 from .davxml import CAL, DAV, q
 from .discovery import Homes, discover
 from .items import href_for, item_etag, parse_item, serialize_item, split_etag
@@ -33,14 +33,20 @@ _ICS = {"Content-Type": "text/calendar; charset=utf-8"}
 
 
 class CalDavBackend(RemoteBackend):
-    #: Seconds one HTTP request may take (connect, each read, write).
+    #: Seconds one HTTP request may take (connect, each read, write)...
     timeout = DEFAULT_TIMEOUT
+    #: ...and to wait for the answer of a REPORT or a depth-1 PROPFIND.
+    bulk_timeout = BULK_READ_TIMEOUT
 
     def __init__(self, account: acc_pb.Account) -> None:
         super().__init__(account)
         settings = account.settings.caldav
         self.client = DavClient(
-            settings.url, settings.username, settings.password, timeout=self.timeout
+            settings.url,
+            settings.username,
+            settings.password,
+            timeout=self.timeout,
+            bulk_timeout=self.bulk_timeout,
         )
         self._homes: Homes | None = None
         self.tracker: Tracker[RemoteItem] = Tracker(self.client, self._multiget, _describe)

@@ -16,9 +16,13 @@ import httpx
 from . import davxml
 from .errors import malformed, mapped, unreachable
 
-__all__ = ["DEFAULT_TIMEOUT", "DavClient"]
+__all__ = ["BULK_READ_TIMEOUT", "DEFAULT_TIMEOUT", "DavClient"]
 
 DEFAULT_TIMEOUT = 10.0
+# Reading the answer of a REPORT or depth-1 PROPFIND: a server computes it
+# whole before the first byte (Radicale's first sync-collection of 10,000
+# events takes seconds, tens of them on a busy machine).
+BULK_READ_TIMEOUT = 120.0
 _XML = {"Content-Type": 'application/xml; charset="utf-8"'}
 
 
@@ -30,10 +34,12 @@ class DavClient:
         password: str,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        bulk_timeout: float = BULK_READ_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base = url if url.endswith("/") else url + "/"
         self.timeout = timeout
+        self.bulk = httpx.Timeout(timeout, read=bulk_timeout)
         auth = httpx.BasicAuth(username, password) if username or password else None
         self._http = httpx.AsyncClient(
             auth=auth,
@@ -56,14 +62,22 @@ class DavClient:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         syncing: bool = False,
+        bulk: bool = False,
     ) -> httpx.Response:
-        """Send; follow up to 5 redirects; raise the mapped error unless the status is ``ok``."""
+        """Send; follow up to 5 redirects; raise the mapped error unless the status is ``ok``.
+
+        ``bulk``: an answer about many resources, given `BULK_READ_TIMEOUT` to arrive.
+        """
         url = self.url(href)
+        timeout = self.bulk if bulk else self._http.timeout
         for _ in range(6):
             try:
-                response = await self._http.request(method, url, content=body, headers=headers)
+                response = await self._http.request(
+                    method, url, content=body, headers=headers, timeout=timeout
+                )
             except httpx.HTTPError as exc:
-                raise unreachable(exc, op, self.timeout) from exc
+                waited = timeout.read if isinstance(exc, httpx.ReadTimeout) else self.timeout
+                raise unreachable(exc, op, waited or self.timeout) from exc
             if response.status_code not in (301, 302, 303, 307, 308):
                 break
             target = urljoin(url, response.headers.get("Location", ""))

@@ -113,6 +113,7 @@ class Tracker(Generic[T]):
             body=body,
             headers={"Content-Type": "application/xml; charset=utf-8", "Depth": "1"},
             syncing=bool(token),
+            bulk=True,
         )
         if response.status_code != 207:
             return [], ""

@@ -261,3 +261,35 @@ async def test_discovery_tells_down_from_not_dav() -> None:
             await discover(web)
         assert bad.value.reason == "CALDAV_NOT_FOUND"
         await web.aclose()
+
+
+async def test_a_sync_slower_than_its_timeout(
+    radicale_backend: tuple[CalDavBackend, Radicale, str],
+) -> None:
+    from tests.connectors.caldav.proxy import FaultProxy
+
+    backend, server, _ = radicale_backend
+    calendar = (await backend.list_calendars())[0].remote_id
+    proxy = FaultProxy(server.base)
+    proxy.fault("REPORT", delay=2.5)
+
+    class Impatient(CalDavBackend):
+        bulk_timeout = 1.0
+
+    settings = backend.account.settings.caldav
+    slow = Impatient(_account_at(proxy.base, settings.username))
+    try:
+        with pytest.raises(errors.Unavailable) as caught:
+            await slow.changes(calendar, "")
+        assert caught.value.reason == "UPSTREAM_TIMEOUT"
+        assert "1s" in caught.value.message
+        proxy.clear()
+        assert (await slow.changes(calendar, "")).items == []
+    finally:
+        await slow.aclose()
+        proxy.stop()
+
+
+def _account_at(url: str, user: str) -> acc_pb.Account:
+    settings = acc_pb.CalDavSettings(url=url + "/", username=user, password=PASSWORD)
+    return acc_pb.Account(settings=acc_pb.ConnectorSettings(caldav=settings))

@@ -169,6 +169,8 @@ def test_garbage_answers(faulty: Faulty, caldav_suite: MirrorSuite) -> None:
 
 @pytest.mark.slow
 def test_slow_server(faulty: Faulty) -> None:
+    """A write beyond upstream_timeout_seconds; a slow sync is in test_backend.py
+    (its REPORTs may take BULK_READ_TIMEOUT, two minutes)."""
     before, cursor = faulty.titles(), faulty.latest()
     faulty.proxy.fault("PUT", delay=6.5)  # the suite's upstream_timeout_seconds is 5
     started = time.monotonic()
@@ -179,9 +181,6 @@ def test_slow_server(faulty: Faulty) -> None:
     # The server did apply the late PUT: the next sync brings it in, once.
     faulty.proxy.clear()
     eventually(lambda: _check("Slow" in faulty.titles().values()), 30, "the late write")
-    faulty.proxy.fault("REPORT", delay=11)  # beyond the backend's 10 s HTTP timeout
-    faulty.wait_failing("UPSTREAM_TIMEOUT")
-    faulty.proxy.clear()
     faulty.wait_resumed("afterslow", "After slow")
 
 

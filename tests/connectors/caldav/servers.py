@@ -117,10 +117,10 @@ class Radicale(DavServer):
     def command(self) -> list[str]:
         return [sys.executable, "-m", "radicale", "--config", str(self.config)]
 
-    def add_user(self, user: str = "") -> str:
+    def add_user(self, user: str = "", password: str = PASSWORD) -> str:
         user = user or "u" + secrets.token_hex(5)
         with self.htpasswd.open("a") as f:
-            f.write(f"{user}:{PASSWORD}\n")
+            f.write(f"{user}:{password}\n")
         return user
 
     def http(self, user: str) -> httpx.Client:

@@ -62,7 +62,8 @@ def _remote(response: davxml.Response, default: str) -> RemoteCalendar:
         color=color,
         time_zone=_zone_of(response.text(_ZONE)),
     )
-    return RemoteCalendar(response.href, calendar, _props_etag(calendar), response.href == default)
+    is_default = bool(default) and response.href.rstrip("/") == default.rstrip("/")
+    return RemoteCalendar(response.href, calendar, _props_etag(calendar), is_default)
 
 
 def _holds_events(response: davxml.Response) -> bool:

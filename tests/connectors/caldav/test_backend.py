@@ -293,3 +293,23 @@ async def test_a_sync_slower_than_its_timeout(
 def _account_at(url: str, user: str) -> acc_pb.Account:
     settings = acc_pb.CalDavSettings(url=url + "/", username=user, password=PASSWORD)
     return acc_pb.Account(settings=acc_pb.ConnectorSettings(caldav=settings))
+
+
+async def test_primary_is_the_schedule_default_calendar(tmp_path: Path) -> None:
+    from almanac.v1 import calendar_service_pb2 as cal_pb
+
+    from tests.connectors.caldav.servers import Xandikos
+
+    server = Xandikos(tmp_path)
+    server.start()
+    settings = acc_pb.CalDavSettings(url=server.base + "/")
+    backend = CalDavBackend(acc_pb.Account(settings=acc_pb.ConnectorSettings(caldav=settings)))
+    try:
+        assert (await backend.homes()).default_calendar.rstrip("/") == "/user/calendars/calendar"
+        await backend.create_calendar(cal_pb.Calendar(display_name="Another"))
+        calendars = await backend.list_calendars()
+        assert len(calendars) == 2
+        assert [c.remote_id for c in calendars if c.default] == ["/user/calendars/calendar/"]
+    finally:
+        await backend.aclose()
+        server.stop()

@@ -32,6 +32,7 @@ SCENARIO_MODULES = (
     "bench.gateway",
     "bench.google",
     "bench.graph",
+    "bench.dav",
 )
 for _module in SCENARIO_MODULES:
     importlib.import_module(_module)

@@ -32,6 +32,7 @@ __all__ = ["BUILTIN_BACKENDS", "Connectors", "load_backend"]
 # connector type name (as in ConnectorSettings) -> "module:Class". The real
 # CalDAV, Google and Graph backends register here as they land.
 BUILTIN_BACKENDS: dict[str, str] = {
+    "caldav": "connectors.caldav:CalDavBackend",
     "google": "connectors.google:GoogleBackend",
     "microsoft_graph": "connectors.msgraph:GraphBackend",
 }

@@ -23,6 +23,7 @@ from connectors.errors import ConnectorError, RateLimited, Unauthenticated, Unav
 from connectors.local.events.writes import EventTx
 from connectors.remote import REAUTH_REQUIRED, RemoteBackend, SyncTokenExpired
 from connectors.store import Store, Transaction
+from connectors.store.base import StoreError
 from connectors.store.rows import now_us
 
 from . import ledger
@@ -64,7 +65,7 @@ class SyncWorker:
         while not stop.is_set():
             try:
                 await self.round()
-            except ConnectorError as exc:  # the store itself failed: try again later
+            except (ConnectorError, StoreError) as exc:  # the store failed: try again later
                 _log.warning("sync round failed: %s", exc)
             try:
                 await asyncio.wait_for(stop.wait(), self.options.poll)
@@ -95,7 +96,11 @@ class SyncWorker:
     async def sync_account(self, account: str) -> None:
         """One sync of one account, if its lease can be had."""
         owner, opts = self.owner, self.options
-        if not await ledger.acquire_lease(self.store, account, owner, opts.lease):
+        try:
+            if not await ledger.acquire_lease(self.store, account, owner, opts.lease):
+                return
+        except StoreError as exc:
+            _log.warning("sync of accounts/%s: the store is busy (%s)", account, exc)
             return
         try:
             await self._pull(account)
@@ -116,6 +121,10 @@ class SyncWorker:
                 retry = opts.reauth_wait
             _log.warning("sync of accounts/%s failed (%s); retry in %.1fs", account, exc, retry)
             await ledger.record_failure(self.store, account, owner, exc, retry)
+        except StoreError as exc:
+            # E.g. SQLite locked by a long write-through: the lease runs out
+            # or is released below, and a later round tries again.
+            _log.warning("sync of accounts/%s: the store failed (%s)", account, exc)
         except Exception:
             # A backend bug must not kill the task silently and hold the lease
             # until it expires: record it like any failure, with the trace in the log.
@@ -123,7 +132,10 @@ class SyncWorker:
             crash = ConnectorError("the connector failed unexpectedly", reason="CONNECTOR_CRASHED")
             await ledger.record_failure(self.store, account, owner, crash, opts.interval)
         finally:
-            await ledger.release_lease(self.store, account, owner)
+            try:
+                await ledger.release_lease(self.store, account, owner)
+            except StoreError as exc:
+                _log.warning("accounts/%s: lease not released (%s)", account, exc)
 
     async def _pull(self, account: str) -> None:
         backend = await self.backend_for(account)

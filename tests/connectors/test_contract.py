@@ -26,7 +26,14 @@ from tests.helpers import expect_error, list_all
 from tests.services.events.support import at, utc
 
 Code = grpc.StatusCode
-CONNECTORS = ("local", "reference", "google", "graph")
+CONNECTORS = (
+    "local",
+    "reference",
+    "caldav_radicale",
+    "caldav_xandikos",
+    "google",
+    "graph",
+)
 
 
 @pytest.fixture(params=CONNECTORS)

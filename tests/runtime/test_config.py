@@ -199,3 +199,14 @@ def test_direct_construction_is_validated_too() -> None:
         Settings(tls_key_file="/k.pem")
     with pytest.raises(ValueError, match="unknown option"):
         Settings().replace(colour="blue")
+
+
+def test_empty_connector_backends_means_the_built_in_ones(tmp_path: Path) -> None:
+    """``ALMANAC_CONNECTOR_BACKENDS=`` (and ``""`` in TOML) adds nothing to the built-ins."""
+    assert load_settings(environ={"ALMANAC_CONNECTOR_BACKENDS": ""}).connector_backends == {}
+    assert load_settings(environ={"ALMANAC_CONNECTOR_BACKENDS": " , "}).connector_backends == {}
+    path = write_toml(tmp_path, 'connector_backends = ""\n')
+    assert load_settings(environ={"ALMANAC_CONFIG": str(path)}).connector_backends == {}
+    pair = "caldav=tests.connectors.reference.backend:ReferenceBackend"
+    loaded = load_settings(environ={"ALMANAC_CONNECTOR_BACKENDS": pair})
+    assert loaded.connector_backends == {"caldav": pair.split("=", 1)[1]}

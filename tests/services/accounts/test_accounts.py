@@ -10,6 +10,7 @@ from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import calendar_service_pb2 as cal_pb
 from google.protobuf import field_mask_pb2
 
+from tests.connectors.caldav.servers import Radicale
 from tests.connectors.google.fake import FakeGoogle
 from tests.helpers import (
     Almanac,
@@ -290,17 +291,18 @@ def _assert_no_secret(account: acc_pb.Account, *secrets: str) -> None:
 
 
 @on_each_store
-def test_caldav_password_is_never_returned(almanac: Almanac) -> None:
+def test_caldav_password_is_never_returned(almanac: Almanac, radicale: Radicale) -> None:
+    # CreateAccount checks the settings against the server: a real one.
     password = "pw-" + uuid.uuid4().hex
+    user = radicale.add_user(password=password)
+    url = radicale.base + "/"
     created = almanac.accounts().CreateAccount(
         acc_pb.CreateAccountRequest(
             account_id=unique_id(),
             account=acc_pb.Account(
                 connector=acc_pb.CONNECTOR_TYPE_CALDAV,
                 settings=acc_pb.ConnectorSettings(
-                    caldav=acc_pb.CalDavSettings(
-                        url="https://dav.example.com/cal/", username="ada", password=password
-                    )
+                    caldav=acc_pb.CalDavSettings(url=url, username=user, password=password)
                 ),
             ),
         )
@@ -310,8 +312,8 @@ def test_caldav_password_is_never_returned(almanac: Almanac) -> None:
     shown += [a for a in listed if a.name == created.name]
     assert len(shown) == 3
     for account in shown:
-        assert account.settings.caldav.url == "https://dav.example.com/cal/"
-        assert account.settings.caldav.username == "ada"
+        assert account.settings.caldav.url == url
+        assert account.settings.caldav.username == user
         assert account.settings.caldav.password == ""
         assert account.settings.caldav.has_password
         _assert_no_secret(account, password)

@@ -41,6 +41,16 @@ def spans_for(rid: str) -> list[ReadableSpan]:
     ]
 
 
+async def finished_spans(rid: str) -> list[ReadableSpan]:
+    """The request's spans once it has one: the server ends its span after the
+    reply is on its way, so a loaded machine can show the reply first."""
+    for _ in range(500):  # up to 5 s
+        if found := spans_for(rid):
+            return found
+        await asyncio.sleep(0.01)
+    return []
+
+
 async def _call(call: Any) -> None:
     try:
         if hasattr(call, "__aiter__"):
@@ -75,7 +85,7 @@ async def test_span_per_unary_rpc(
             echo_pb[0].EchoRequest(**kwargs), metadata=(*bearer("admin"), ("x-request-id", rid))
         )
     )
-    (span,) = spans_for(rid)
+    (span,) = await finished_spans(rid)
     assert span.name == f"almanac.testing.EchoService/{rpc}"
     assert span.kind is SpanKind.SERVER
     attrs = dict(span.attributes or {})
@@ -93,7 +103,7 @@ async def test_span_for_stream_error_after_messages(traced: Any, echo_pb: Any) -
     stub = echo_pb[1].EchoServiceStub(ch)
     req = echo_pb[0].EchoStreamRequest(count=3, fail="EtagMismatch", fail_after=2)
     await _call(stub.EchoStream(req, metadata=(*bearer("reader"), ("x-request-id", "trace-s"))))
-    (span,) = spans_for("trace-s")
+    (span,) = await finished_spans("trace-s")
     assert span.attributes is not None and span.attributes["rpc.grpc.status_code"] == 10
 
 
@@ -130,7 +140,7 @@ async def test_traceparent_is_continued(traced: Any, echo_pb: Any) -> None:
             ),
         )
     )
-    (span,) = spans_for("trace-parent")
+    (span,) = await finished_spans("trace-parent")
     assert format(span.context.trace_id, "032x") == trace_id
     assert span.parent is not None and format(span.parent.span_id, "016x") == parent
     assert span.parent.is_remote

@@ -8,10 +8,8 @@ status and leaves the mirror untouched.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import grpc
-import pytest
 from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import activity_service_pb2 as act_pb
 from almanac.v1 import calendar_service_pb2 as cal_pb
@@ -31,13 +29,6 @@ ADDED, UPDATED, DELETED = (
     act_pb.ACTIVITY_TYPE_UPDATED,
     act_pb.ACTIVITY_TYPE_DELETED,
 )
-
-
-@pytest.fixture
-def suite(google_suite: GoogleSuite) -> Iterator[GoogleSuite]:
-    """The session's Google suite (shared with the contract suite); schema-clean after."""
-    yield google_suite
-    assert google_suite.fake.violations == [], "the connector or the fake left Google's schema"
 
 
 def test_access_token_expiry_mid_run_refreshes_once(suite: GoogleSuite) -> None:

@@ -94,24 +94,16 @@ async def apply_batch(
 
 
 async def remove_uids(etx: EventTx, uids: Iterable[str]) -> int:
+    wanted = list(uids)
+    held = await _rows_by_uid(etx, wanted)
     removed = 0
-    for uid in uids:
-        rows = await _rows_of(etx, uid)
+    for uid in wanted:
+        rows = held.get(uid, [])
         for row in sorted(rows, key=lambda r: -int(r["kind"])):  # exceptions first
             await etx.tombstone(row["id"], ev_pb.Event.FromString(bytes(row["body"])), row["kind"])
         await ledger.set_item(etx.tx, etx.account, etx.calendar, uid, None)
         removed += bool(rows)
     return removed
-
-
-async def _rows_of(etx: EventTx, uid: str) -> list[Row]:
-    return await etx.tx.fetchall(
-        "SELECT id, kind, series_id, deleted, body FROM events"
-        " WHERE account_id = ? AND calendar_id = ? AND ical_uid = ? AND deleted = 0",
-        etx.account,
-        etx.calendar,
-        uid,
-    )
 
 
 async def _rows_by_uid(etx: EventTx, uids: list[str]) -> dict[str, list[Row]]:

@@ -251,14 +251,7 @@ async def item_etag(
     db: Store | Transaction, account: str, calendar_id: str, uid: str
 ) -> tuple[str, int] | None:
     """The upstream etag of a mirrored series and when the mirror last wrote it."""
-    row = await db.fetchone(
-        "SELECT remote_etag, update_us FROM mirror_items"
-        " WHERE account_id = ? AND calendar_id = ? AND uid = ?",
-        account,
-        calendar_id,
-        uid,
-    )
-    return None if row is None else (str(row["remote_etag"]), int(row["update_us"]))
+    return (await item_etags(db, account, calendar_id, [uid])).get(uid)
 
 
 async def item_etags(

@@ -244,6 +244,9 @@ _OPTIONS = [
            _choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True), "level"),
     Option("access_log", True, "Log one line per RPC on the `almanac.access` logger.",
            _bool, "bool"),
+    Option("event_loop", "uvloop",
+           "Event loop of the server processes: `uvloop` (libuv; less CPU per call) or "
+           "`asyncio` (the standard library's).", _choice("uvloop", "asyncio"), "choice"),
     Option("otel_exporter", "none",
            "Trace exporter: `none` (tracing off), `console` (spans on stdout) or `otlp`.",
            _choice("none", "console", "otlp"), "choice"),
@@ -378,6 +381,7 @@ class Settings:
     bootstrap_token: str | None = field(default=_default("bootstrap_token"), repr=False)
     log_level: str = _default("log_level")
     access_log: bool = _default("access_log")
+    event_loop: str = _default("event_loop")
     otel_exporter: str = _default("otel_exporter")
     otel_endpoint: str = _default("otel_endpoint")
     grace_seconds: float = _default("grace_seconds")

@@ -58,7 +58,7 @@ def start_service(group: ProcessGroup, name: str, store: Store) -> Child:
 
 
 def seed_calendar(
-    group: ProcessGroup, store: Store, calendar: Child, ics: Path, name: str, budget: float = 300
+    group: ProcessGroup, store: Store, calendar: Child, ics: Path, name: str, budget: float = 900
 ) -> None:
     """Import ``ics`` into the calendar ``name`` with ``almanac import``, through ``calendar``."""
     host, _, port = calendar.address.rpartition(":")

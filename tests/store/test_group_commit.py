@@ -192,3 +192,30 @@ async def test_acknowledged_group_writes_survive_sigkill(tmp_path: Path) -> None
         assert [r["key"] for r in rows] == sorted(acked)
     finally:
         await again.close()
+
+
+async def test_a_block_that_never_reaches_sqlite_commits_nothing(store: SqliteStore) -> None:
+    before = store.groups_committed
+    async with store.transaction():
+        pass
+    assert store.groups_committed == before
+    # The next block still begins its own transaction properly.
+    await _insert(store, "next")
+    assert await _keys(store) == ["next"]
+
+
+async def test_a_deferred_only_block_is_written(store: SqliteStore) -> None:
+    async with store.transaction() as tx:
+        await tx.defer("INSERT INTO meta (key, value) VALUES (?, ?)", "deferred", "v")
+    assert await _keys(store) == ["deferred"]
+
+
+async def test_a_failing_first_block_does_not_lose_the_group(store: SqliteStore) -> None:
+    # The first block opens the group's transaction and fails; the blocks
+    # queued behind it must still land, in a transaction that began.
+    results = await asyncio.gather(
+        _insert(store, "first", fail=True), _insert(store, "second"), _insert(store, "third"),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert isinstance(results[0], RuntimeError) and results[1:] == [None, None]
+    assert await _keys(store) == ["second", "third"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..base import Row, Store, StoreError, StoreUnavailable
 from .connect import connect, connect_all, map_exceptions, parse_sqlite_url
-from .transaction import Group, TransactionBlock, flush_when_free, submit_commit
+from .transaction import Group, TransactionBlock, flush_when_free, settle_with, submit_commit
 from .workers import Workers, fetchall, fetchone
 
 __all__ = ["SqliteStore"]
@@ -40,6 +40,7 @@ class SqliteStore(Store):
         self._readers = Workers(conns[1:], "sqlite-reader")
         self._inline = inline
         self._write_lock = asyncio.Lock()
+        self._waiters = 0  # tasks waiting for the write lock (blocks and flushes)
         self._tx_task: asyncio.Task[Any] | None = None
         self._group: Group | None = None
         self._flushes: set[asyncio.Task[None]] = set()
@@ -76,6 +77,21 @@ class SqliteStore(Store):
         return TransactionBlock(self)
 
     # -- group commit (called by the transaction blocks, holding the write lock) --
+
+    async def acquire_write(self) -> None:
+        """Take the write lock, counted while waiting (see `TransactionBlock._finish`)."""
+        self._waiters += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self._waiters -= 1
+
+    def committed_alone(self, group: Group, job: asyncio.Future[None]) -> None:
+        """``group`` (one block) commits with ``job``; new blocks start a new one."""
+        if self._group is group:
+            self._group = None
+        self.groups_committed += 1
+        settle_with(group, job)
 
     def commit_group(self, group: Group) -> None:
         """Queue the COMMIT of the open group; new blocks start a new one."""

@@ -13,6 +13,9 @@ transaction (a *group*) and one COMMIT:
   group first; then it commits. With nobody waiting it gets the lock at once,
   so a lone write is not delayed. A group holds at most `MAX_GROUP` blocks,
   so other processes' writers are not kept waiting long.
+- A block's BEGIN or SAVEPOINT travels with its first statement, and a block
+  that ends with nobody queued behind it commits in the same trip as its
+  RELEASE: a lone write costs what it did before group commit.
 - A block's ``__aexit__`` returns only after its group's COMMIT returned, so
   an acknowledged write is as durable as before. Blocks run one at a time in
   lock order, so activity rows (and their cursors) keep commit order.
@@ -35,7 +38,15 @@ from .workers import Args, Job, Workers, execute, executemany, fetchall, fetchon
 if TYPE_CHECKING:
     from .store import SqliteStore
 
-__all__ = ["MAX_GROUP", "Group", "SqliteTransaction", "TransactionBlock"]
+__all__ = [
+    "MAX_GROUP",
+    "Group",
+    "SqliteTransaction",
+    "TransactionBlock",
+    "flush_when_free",
+    "settle_with",
+    "submit_commit",
+]
 
 T = TypeVar("T")
 
@@ -109,6 +120,27 @@ def _commit(conn: sqlite3.Connection, sql: str, args: Args) -> None:
         raise
 
 
+def _keep_and_commit(conn: sqlite3.Connection, sql: str, args: Args) -> None:
+    """A group of one block: its RELEASE and the COMMIT in a single trip."""
+    try:
+        _keep_block(conn, sql, args)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    _commit(conn, "", ())
+
+
+def _after(first: Job[None], job: Job[T]) -> Job[T]:
+    """``first`` (the block's BEGIN or SAVEPOINT), then ``job``, in one trip."""
+
+    def chained(conn: sqlite3.Connection, sql: str, args: Args) -> T:
+        first(conn, "", ())
+        return job(conn, sql, args)
+
+    return chained
+
+
 def _with_deferred(fn: Job[T], deferred: list[tuple[str, Args]]) -> Job[T]:
     """One job running the deferred writes, then ``fn``: a single trip to the writer."""
     pending = list(deferred)
@@ -126,19 +158,35 @@ def _with_deferred(fn: Job[T], deferred: list[tuple[str, Args]]) -> Job[T]:
 
 
 class SqliteTransaction(Transaction):
-    __slots__ = ("_closed", "_deferred", "_failed", "_opened", "_writer")
+    __slots__ = ("_closed", "_deferred", "_failed", "_group", "_started", "_writer")
 
-    def __init__(self, writer: Workers, opened: asyncio.Future[None]) -> None:
+    def __init__(self, writer: Workers, group: Group) -> None:
         self._writer = writer
-        # The SAVEPOINT is queued, not awaited: the writer runs jobs in order,
-        # so the first statement follows it without a round trip through the loop.
-        self._opened: asyncio.Future[None] | None = opened
+        self._group = group
+        # The BEGIN or SAVEPOINT travels with the block's first job rather
+        # than as a job of its own: every trip to the writer thread costs two
+        # thread wake-ups, and a block that never touches SQLite costs none.
+        self._started = False
         self._deferred: list[tuple[str, Args]] = []
         self._closed = False
         # Mirrors PostgreSQL, where any failed statement aborts the whole
         # transaction; code that swallows an error and carries on would work
         # here and break there.
         self._failed = False
+
+    def opening(self) -> Job[None] | None:
+        """The job that opens this block, the first time it is asked for."""
+        if self._started:
+            return None
+        self._started = True
+        if self._group.begun:
+            return _open_block
+        self._group.begun = True
+        return _begin_group
+
+    def with_opening(self, job: Job[T]) -> Job[T]:
+        opening = self.opening()
+        return job if opening is None else _after(opening, job)
 
     async def _run(self, fn: Job[T], sql: str, args: Args) -> T:
         if self._closed:
@@ -150,11 +198,7 @@ class SqliteTransaction(Transaction):
             job = _with_deferred(fn, self._deferred)
             self._deferred = []
         try:
-            result = self._writer.submit(job, sql, args)
-            if self._opened is not None:
-                opened, self._opened = self._opened, None
-                await opened
-            return await result
+            return await self._writer.submit(self.with_opening(job), sql, args)
         except BaseException:
             # Includes cancellation, after which we don't know if it ran.
             self._failed = True
@@ -186,13 +230,14 @@ class Group:
     """One SQLite transaction shared by consecutive blocks; ``committed`` settles
     when its COMMIT has run (or the group is lost)."""
 
-    __slots__ = ("blocks", "committed", "flush_queued")
+    __slots__ = ("begun", "blocks", "committed", "flush_queued")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.committed: asyncio.Future[None] = loop.create_future()
         # Retrieved here so a group nobody waits for logs no "never retrieved".
         self.committed.add_done_callback(_retrieve)
         self.blocks = 0
+        self.begun = False  # its BEGIN has been queued
         self.flush_queued = False
 
     def settle(self, error: BaseException | None) -> None:
@@ -233,48 +278,51 @@ class TransactionBlock:
             raise StoreError("transactions do not nest (this task already holds one)")
         if store._closed:
             raise StoreError("store is closed")
-        await store._write_lock.acquire()
-        try:
-            if store._closed:
-                raise StoreError("store is closed")
-            group = store._group
-            if group is None:
-                group = store._group = Group(asyncio.get_running_loop())
-                opened = store._writer.submit(_begin_group, "", ())
-            else:
-                opened = store._writer.submit(_open_block, "", ())
-        except BaseException:
+        await store.acquire_write()
+        if store._closed:
             store._write_lock.release()
-            raise
+            raise StoreError("store is closed")
+        group = store._group
+        if group is None:
+            group = store._group = Group(asyncio.get_running_loop())
         store._tx_task = task
         self._group = group
-        self._tx = SqliteTransaction(store._writer, opened)
+        self._tx = SqliteTransaction(store._writer, group)
         return self._tx
 
     def _finish(self, ok: bool) -> asyncio.Future[None] | None:
         """Queue the block's RELEASE or ROLLBACK TO, then let the next block in.
 
         Releasing the lock before the job runs is safe because the writer runs
-        jobs in queue order, so the next block's statements follow ours.
+        jobs in queue order, so the next block's statements follow ours. None:
+        the block never reached SQLite, so there is nothing to wait for.
         """
         store, tx, group = self._store, self._tx, self._group
         assert tx is not None and group is not None
         try:
-            if ok:
-                done = store._writer.submit(_keep_block, "", tuple(tx._deferred))
-                group.blocks += 1
+            if not tx._started and not tx._deferred:
+                done = None
+            elif not ok:
+                done = store._writer.submit(tx.with_opening(_undo_block), "", ())
+            elif store._waiters == 0 and group.blocks == 0:
+                # Nobody queued behind us and nobody before us in the group:
+                # commit in the same trip instead of through a flush.
+                done = store._writer.submit(
+                    tx.with_opening(_keep_and_commit), "", tuple(tx._deferred)
+                )
+                store.committed_alone(group, done)
+                return done
             else:
-                done = store._writer.submit(_undo_block, "", ())
-            tx._deferred = []
+                done = store._writer.submit(tx.with_opening(_keep_block), "", tuple(tx._deferred))
+                group.blocks += 1
             if group.blocks >= MAX_GROUP:
                 store.commit_group(group)
-            elif not group.flush_queued:
+            elif group.begun and not group.flush_queued:
                 group.flush_queued = True
                 store.queue_flush(group)
             return done
-        except StoreError:
-            return None  # writer stopped; closing its connection discarded the transaction
         finally:
+            tx._deferred = []
             store._tx_task = None
             store._write_lock.release()
 
@@ -287,24 +335,20 @@ class TransactionBlock:
         tx, group = self._tx, self._group
         assert tx is not None and group is not None
         tx._closed = True
-        opened, tx._opened = tx._opened, None
         ok = exc_type is None and not tx._failed
-        done = self._finish(ok)
-        error: BaseException | None = (
-            None
-            if done is not None
-            else StoreError("store closed before the transaction could commit")
-        )
-        for job in (opened, done):
-            if job is None:
-                continue
+        error: BaseException | None = None
+        try:
+            done = self._finish(ok)
+        except StoreError:  # the writer stopped: closing discarded the transaction
+            done, error = None, StoreError("store closed before the transaction could commit")
+        if done is not None:
             try:
-                await job
+                await done
             except _GroupLost as lost:
                 self._store.lose_group(group, lost)
-                error = error or lost
+                error = lost
             except BaseException as exc:  # cancellation included: re-raised below
-                error = error or exc
+                error = exc
         if not ok:
             if exc_type is None:
                 raise StoreError("transaction rolled back: a statement in it failed")
@@ -312,22 +356,34 @@ class TransactionBlock:
         if error is not None:
             tx._failed = True
             raise error
-        await asyncio.shield(group.committed)
+        if tx._started:
+            await asyncio.shield(group.committed)
 
 
 async def flush_when_free(store: SqliteStore, group: Group) -> None:
     """Commit ``group`` once the blocks queued at the write lock have joined it."""
     with contextlib.suppress(StoreError):
-        async with store._write_lock:
+        await store.acquire_write()
+        try:
             if store._group is group:
                 store.commit_group(group)
+        finally:
+            store._write_lock.release()
 
 
 def submit_commit(writer: Workers, group: Group) -> None:
     """Queue the group's COMMIT; its outcome settles ``group.committed``."""
+    if not group.begun:  # no block reached SQLite: nothing to commit
+        group.settle(None)
+        return
     try:
         job = writer.submit(_commit, "", ())
     except StoreError as exc:
         group.settle(exc)
         return
+    settle_with(group, job)
+
+
+def settle_with(group: Group, job: asyncio.Future[None]) -> None:
+    """Let the outcome of ``job`` (a COMMIT) settle ``group.committed``."""
     job.add_done_callback(lambda fut: _settle_from(group, fut))

@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +26,49 @@ import grpc
 from almanac.v1 import activity_service_pb2 as act_pb
 from almanac.v1 import activity_service_pb2_grpc as act_grpc
 
-from tests.helpers import ServiceProcess, service_env
-from tests.services.activity.support import _await_ready, _launch, port_of, seconds
+from tests.helpers import REPO_ROOT, ServiceProcess, service_env
+from tests.services.activity.support import port_of, seconds
 
-__all__ = ["Fleet", "ResumingSubscriber", "TcpProxy", "served"]
+__all__ = ["Fleet", "ResumingSubscriber", "TcpProxy", "launch", "served"]
+
+# Generous: a dozen processes importing at once on two shared cores.
+READY_TIMEOUT = 120.0
 
 # A SIGKILLed stream ends with UNAVAILABLE; one cut at the end of the servers'
 # connection-age grace may also surface as CANCELLED or INTERNAL (RST_STREAM).
 RESUMABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.INTERNAL}
+
+
+def _spawn(name: str, env: Mapping[str, str], log_dir: Path, port: int) -> ServiceProcess:
+    """Start ``python -m services serve <name> --port <port>`` (address still unknown)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stamp = uuid.uuid4().hex[:6]
+    out_path, err_path = log_dir / f"{name}-{stamp}.out", log_dir / f"{name}-{stamp}.err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services", "serve", name, "--port", str(port)],
+            stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=dict(env), cwd=REPO_ROOT,
+        )  # fmt: skip
+    return ServiceProcess(name, proc, "", out_path, err_path)
+
+
+def launch(specs: list[tuple[str, int]], env: Mapping[str, str], log_dir: Path
+           ) -> list[ServiceProcess]:  # fmt: skip
+    """Start (name, port) processes at once; each with its address once it printed READY."""
+    procs = [_spawn(name, env, log_dir, port) for name, port in specs]
+    deadline = time.monotonic() + READY_TIMEOUT
+    while any(not p.address for p in procs):
+        for p in procs:
+            ready = [line for line in p.stdout_path.read_text(errors="replace").splitlines()
+                     if line.startswith(f"READY {p.name} ")]  # fmt: skip
+            if ready:
+                p.address = ready[0].split(" ", 2)[2].strip()
+            elif not p.alive() or time.monotonic() > deadline:
+                for other in procs:
+                    other.kill()
+                raise RuntimeError(f"almanac-{p.name} did not print READY:\n{p.logs()}")
+        time.sleep(0.05)
+    return procs
 
 
 class Fleet:
@@ -47,10 +85,9 @@ class Fleet:
 
     def start(self, names: Iterable[str], env: dict[str, str] | None = None) -> None:
         """Start one process per entry of ``names`` (repeat a name for replicas), at once."""
-        names = list(names)
-        launches = [_launch(n, {**self.env, **(env or {})}, self.log_dir, 0) for n in names]
+        specs = [(name, 0) for name in names]
         try:
-            ready = _await_ready(launches)
+            ready = launch(specs, {**self.env, **(env or {})}, self.log_dir)
         except BaseException:
             self.close()
             raise
@@ -64,13 +101,14 @@ class Fleet:
     def kill(self, name: str, index: int = 0) -> None:
         self.procs[name][index].kill()
 
-    def restart(self, name: str, index: int = 0) -> ServiceProcess:
-        """Start a killed replica again on its own port (clients keep their address lists)."""
-        old = self.procs[name][index]
-        port = port_of(old.address)
-        (proc,) = _await_ready([_launch(name, self.env, self.log_dir, port)])
-        self.procs[name][index] = proc
-        return proc
+    def restart(self, *replicas: tuple[str, int]) -> None:
+        """Start killed replicas (name, index) again at once, each on its own port,
+        so clients keep their address lists."""
+        specs = [(name, port_of(self.procs[name][i].address)) for name, i in replicas]
+        for (name, index), proc in zip(
+            replicas, launch(specs, self.env, self.log_dir), strict=True
+        ):
+            self.procs[name][index] = proc
 
     def all(self) -> list[ServiceProcess]:
         return [p for procs in self.procs.values() for p in procs]
@@ -115,7 +153,7 @@ class ResumingSubscriber:
 
     def _open(self) -> Any:
         request = act_pb.StreamActivityRequest(
-            parent=self.parent, cursor=self.cursor, heartbeat_interval=seconds(0.5)
+            parent=self.parent, cursor=self.cursor, heartbeat_interval=seconds(1)
         )
         return self.stub.StreamActivity(request, metadata=self.metadata, timeout=120)
 

@@ -135,7 +135,7 @@ def test_a_replica_killed_mid_load_fails_no_read_and_duplicates_no_create(fleet:
             killed_at = load.done
             time.sleep(1.5)
             assert load.done > killed_at + 20, "calls stopped while one replica was down"
-            fleet.restart("calendar", 0)
+            fleet.restart(("calendar", 0))
             restarted = fleet.procs["calendar"][0]
             # The channel reconnects to the restarted replica by itself.
             eventually(lambda: _assert(served(restarted, TZ) > 10), 15, "calls on the restart")

@@ -1,0 +1,297 @@
+"""Replicas for real: every process twice over PostgreSQL, one of each SIGKILLed.
+
+Two replicas of each service, two sync workers and two gateways share a fresh
+database; 16 clients (8 over gRPC, 8 over HTTP through the gateways) mix
+reads with creates that carry a ``request_id``; four subscribers stream the
+account's activity over one balanced channel; remote accounts on the
+reference server change upstream all along. Mid-run one replica of every
+kind is killed with SIGKILL, and later restarted on its port. Then: no
+idempotent call failed, no create was made twice, every acknowledged write
+is there, every subscriber resumed and saw exactly the log's one order, and
+no two workers ever pulled one account at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from almanac.v1 import account_service_pb2 as acc_pb
+from almanac.v1 import account_service_pb2_grpc as acc_grpc
+from almanac.v1 import activity_service_pb2 as act_pb
+from almanac.v1 import activity_service_pb2_grpc as act_grpc
+from almanac.v1 import common_pb2
+from almanac.v1 import contact_service_pb2 as ct_pb
+from almanac.v1 import contact_service_pb2_grpc as ct_grpc
+from almanac.v1 import event_service_pb2 as ev_pb
+from almanac.v1 import event_service_pb2_grpc as ev_grpc
+from google.protobuf import timestamp_pb2
+
+from services.runtime.channels import sync_channel
+from tests.connectors.reference.server import ReferenceServer
+from tests.connectors.support import BACKENDS, eventually, upstream_event
+from tests.deploy.clients import BASE, SPAN_HOURS, GrpcClient, HttpClient, Workload
+from tests.deploy.support import Fleet, ResumingSubscriber
+from tests.helpers import pg_reachable
+from tests.services.activity.support import (
+    assert_same_sequence,
+    create_pg_database,
+    drop_pg_database,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+SERVICES = ("account", "calendar", "event", "contact", "resource", "availability", "activity")
+PULLS = {"list_calendars", "changes", "list_items"}
+LEASE = 3.0  # seconds: a killed worker's accounts are taken over after it
+
+
+@pytest.fixture
+def upstream() -> Iterator[ReferenceServer]:
+    server = ReferenceServer().start()
+    server.latency = 0.02  # every pull takes a while: overlaps would show
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    assert pg_reachable(), "PostgreSQL must answer on 127.0.0.1:5432"
+    url = create_pg_database()
+    # Few connections per process: 16 processes share the server's 100.
+    running = Fleet(
+        url + "?pool_max=3", tmp_path / "logs", connector_backends=BACKENDS,
+        sync_interval_seconds="0.4", sync_poll_seconds="0.05",
+        sync_lease_seconds=str(LEASE), upstream_timeout_seconds="5",
+    )  # fmt: skip
+    try:
+        yield running
+    finally:
+        running.close()
+        drop_pg_database(url)
+
+
+def _start_everything(fleet: Fleet) -> None:
+    fleet.start(["account"])  # migrates the store before the others start
+    fleet.start(["account", *[n for n in SERVICES[1:] for _ in range(2)]])
+    fleet.env["ALMANAC_SERVICE_ADDRESSES"] = ";".join(
+        f"{name}={fleet.addresses(name)}" for name in SERVICES
+    )
+    fleet.start(["sync", "sync", "gateway", "gateway"])
+
+
+def _kill_one_of_each(fleet: Fleet) -> list[tuple[str, int]]:
+    killed = [(name, 0) for name in (*SERVICES, "sync", "gateway")]
+    for name, index in killed:
+        fleet.kill(name, index)
+    return killed
+
+
+def _md(fleet: Fleet) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {fleet.secret}"),)
+
+
+def _create_account(fleet: Fleet, account: acc_pb.Account, account_id: str) -> acc_pb.Account:
+    with sync_channel(fleet.addresses("account")) as channel:
+        created: acc_pb.Account = acc_grpc.AccountServiceStub(channel).CreateAccount(
+            acc_pb.CreateAccountRequest(account=account, account_id=account_id),
+            metadata=_md(fleet),
+            timeout=30,
+        )
+    return created
+
+
+def _remote_account(fleet: Fleet, upstream: ReferenceServer) -> str:
+    user = "u" + uuid.uuid4().hex[:10]
+    upstream.add_user(user)
+    settings = acc_pb.CalDavSettings(
+        url=upstream.url(user), username=user, password=upstream.password
+    )
+    _create_account(
+        fleet,
+        acc_pb.Account(
+            connector=acc_pb.CONNECTOR_TYPE_CALDAV,
+            settings=acc_pb.ConnectorSettings(caldav=settings),
+        ),
+        user,
+    )
+    return user
+
+
+def _activity_log(fleet: Fleet, parent: str, cursor: str = "") -> tuple[list[Any], str]:
+    with sync_channel(fleet.addresses("activity")) as channel:
+        stub = act_grpc.ActivityServiceStub(channel)
+        request = act_pb.ListActivitiesRequest(parent=parent, cursor=cursor, page_size=500)
+        out: list[Any] = []
+        while True:
+            reply = stub.ListActivities(request, metadata=_md(fleet), timeout=30)
+            out.extend(reply.activities)
+            if not reply.next_page_token:
+                return out, str(reply.latest_cursor)
+            request.page_token = reply.next_page_token
+
+
+class UpstreamChanges:
+    """Another client of the upstream: a new event in a remote account every 0.2 s."""
+
+    def __init__(self, upstream: ReferenceServer, users: list[str]) -> None:
+        self.upstream = upstream
+        self.users = users
+        self.written: dict[str, set[str]] = {u: set() for u in users}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.wait(0.2):
+            user = self.users[n % len(self.users)]
+            uid = f"up{n}"
+            self.upstream.put(user, "cal0", uid, [upstream_event(uid, f"U{n}")])
+            self.written[user].add(uid)
+            n += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def _list_events(fleet: Fleet, calendar: str, start: int, end: int) -> list[ev_pb.Event]:
+    with sync_channel(fleet.addresses("event")) as channel:
+        stub = ev_grpc.EventServiceStub(channel)
+        request = ev_pb.ListEventsRequest(
+            parent=calendar,
+            start_time=timestamp_pb2.Timestamp(seconds=start),
+            end_time=timestamp_pb2.Timestamp(seconds=end),
+            expansion=ev_pb.EXPANSION_MASTERS,
+            page_size=500,
+        )
+        out: list[ev_pb.Event] = []
+        while True:
+            reply = stub.ListEvents(request, metadata=_md(fleet), timeout=30)
+            out.extend(reply.events)
+            if not reply.next_page_token:
+                return out
+            request.page_token = reply.next_page_token
+
+
+def _contacts(fleet: Fleet, account: str) -> list[str]:
+    with sync_channel(fleet.addresses("contact")) as channel:
+        stub = ct_grpc.ContactServiceStub(channel)
+        request = ct_pb.ListContactsRequest(parent=account, page_size=500)
+        out: list[str] = []
+        while True:
+            reply = stub.ListContacts(request, metadata=_md(fleet), timeout=30)
+            out.extend(c.name for c in reply.contacts)
+            if not reply.next_page_token:
+                return out
+            request.page_token = reply.next_page_token
+
+
+def _mirrored(fleet: Fleet, user: str) -> set[str]:
+    # upstream_event places every event on 2026-11-02.
+    events = _list_events(fleet, f"accounts/{user}/calendars/primary", 1_790_000_000, 1_800_000_000)
+    return {e.ical_uid for e in events}
+
+
+def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: ReferenceServer) -> None:
+    _start_everything(fleet)
+    local = _create_account(
+        fleet,
+        acc_pb.Account(
+            connector=acc_pb.CONNECTOR_TYPE_LOCAL,
+            settings=acc_pb.ConnectorSettings(local=acc_pb.LocalSettings()),
+        ),
+        f"t-{uuid.uuid4().hex[:12]}",
+    )
+    users = [_remote_account(fleet, upstream) for _ in range(3)]
+    _, start = _activity_log(fleet, local.name)
+    work = Workload(local.name, fleet.secret)
+    gateways = fleet.addresses("gateway").split(",")
+    clients = [GrpcClient(f"grpc{i}", work, fleet) for i in range(8)]
+    clients += [HttpClient(f"http{i}", work, gateways) for i in range(8)]
+    stream_channel = sync_channel(fleet.addresses("activity"))
+    subscribers: list[ResumingSubscriber] = []
+    changes = UpstreamChanges(upstream, users)
+    try:
+        for client in clients:
+            client.start()
+        # One channel: round_robin puts two streams on each activity replica.
+        subscribers = [
+            ResumingSubscriber(stream_channel, fleet.secret, local.name, start) for _ in range(4)
+        ]
+        time.sleep(4)
+        calls_before_kill = work.calls
+        killed_at = time.monotonic()
+        killed = _kill_one_of_each(fleet)
+        time.sleep(4)
+        calls_while_down = work.calls - calls_before_kill
+        fleet.restart(*killed)
+        time.sleep(3)
+    finally:
+        work.stop.set()
+        for client in clients:
+            client.join()
+        changes.stop()
+    try:
+        assert work.failures == [], f"{len(work.failures)} failed calls: {work.failures[:8]}"
+        assert calls_while_down > 100, f"only {calls_while_down} calls while replicas were down"
+        _check_writes(fleet, work)
+        _check_streams(fleet, local.name, start, subscribers, killed_at)
+        _check_sync(fleet, upstream, changes, killed_at)
+    finally:
+        for subscriber in subscribers:
+            subscriber.stop()
+        stream_channel.close()
+
+
+def _check_writes(fleet: Fleet, work: Workload) -> None:
+    """Every acknowledged create is there once; nothing else was created."""
+    acked = list(work.acked_events.values())
+    assert len(acked) > 50, f"only {len(acked)} events created"
+    assert len(set(acked)) == len(acked), "two acknowledged creates answered one event"
+    events = [e.name for e in _list_events(fleet, work.calendar, BASE, BASE + SPAN_HOURS * 3600)]
+    assert len(events) == len(set(events))
+    missing = set(acked) - set(events)
+    assert missing == set(), f"{len(missing)} acknowledged events are lost"
+    assert len(events) == len(acked), f"{len(events) - len(acked)} events created twice"
+    contacts = _contacts(fleet, work.account)
+    assert sorted(contacts) == sorted(work.acked_contacts.values()), "contacts lost or doubled"
+    log, _ = _activity_log(fleet, work.account)
+    added = [a.resource for a in log if a.type == act_pb.ACTIVITY_TYPE_ADDED
+             and a.resource_type == common_pb2.RESOURCE_TYPE_EVENT]  # fmt: skip
+    assert sorted(added) == sorted(acked), "the log's ADDED events differ from the acked creates"
+
+
+def _check_streams(fleet: Fleet, account: str, start: str, subscribers: list[ResumingSubscriber],
+                   killed_at: float) -> None:  # fmt: skip
+    """Each subscriber saw exactly the log, in its one order, across its resumptions."""
+    log, end = _activity_log(fleet, account, start)
+    for sub in subscribers:
+        eventually(lambda s=sub: _assert(s.caught_up(end) or bool(s.failure)), 20, "caught up")
+        assert sub.failure == "", sub.failure
+        assert_same_sequence("subscriber", sub.activities, log)
+    broke = [s for s in subscribers if s.breaks]
+    assert len(broke) >= 2, "the streams of the killed activity replica should have broken"
+
+
+def _check_sync(fleet: Fleet, upstream: ReferenceServer, changes: UpstreamChanges,
+                killed_at: float) -> None:  # fmt: skip
+    """All upstream changes mirrored, and no two pulls of one account at once."""
+    for user, uids in changes.written.items():
+        eventually(lambda u=user, w=uids: _assert(w <= _mirrored(fleet, u)), 30, f"{user} synced")
+    overlapping = [o for o in upstream.overlaps if o[1] in PULLS]
+    assert overlapping == [], f"two workers pulled one account at once: {overlapping[:5]}"
+    after = {r[0] for r in upstream.requests if r[1] in PULLS and r[4] > killed_at + LEASE}
+    assert set(changes.written) <= after, "some account was not synced after the kill"
+
+
+def _assert(condition: bool) -> None:
+    assert condition

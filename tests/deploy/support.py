@@ -143,7 +143,7 @@ class ResumingSubscriber:
         self.parent = parent
         self.cursor = cursor
         self.activities: list[act_pb.Activity] = []
-        self.breaks: list[str] = []
+        self.breaks: list[tuple[float, str]] = []  # (time.monotonic(), status code)
         self.failure: str = ""
         self._stop = threading.Event()
         self._call: Any = None
@@ -175,7 +175,7 @@ class ResumingSubscriber:
                 if err.code() not in RESUMABLE:
                     self.failure = f"{err.code().name}: {err.details()}"
                     return
-                self.breaks.append(err.code().name)
+                self.breaks.append((time.monotonic(), err.code().name))
                 time.sleep(0.05)
 
     def caught_up(self, cursor: str) -> bool:

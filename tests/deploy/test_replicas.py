@@ -245,11 +245,12 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
         changes.stop()
     resent = sum(c.resent for c in clients if isinstance(c, HttpClient))
     breaks = [len(s.breaks) for s in subscribers]
+    codes = sorted({code for s in subscribers for _, code in s.breaks})
     print(
         f"\nreplicas: {work.calls} calls by 16 clients, {calls_while_down} while one of each "
         f"was down; {len(work.failures)} failed; {len(work.acked_events)} events and "
         f"{len(work.acked_contacts)} contacts created; {resent} HTTP requests resent to the "
-        f"other gateway; stream resumptions per subscriber {breaks}"
+        f"other gateway; stream resumptions per subscriber {breaks} ({', '.join(codes)})"
     )
     try:
         assert work.failures == [], f"{len(work.failures)} failed calls: {work.failures[:8]}"

@@ -25,7 +25,12 @@ _CHANNEL_OPTIONS = (
     # An ICS export may be up to 16 MiB; gRPC's default receive limit is 4 MiB.
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    # Keepalive, reconnect backoff and retries: services.runtime.channels.
+    # Find dead connections under long-lived streams; within a gRPC server's
+    # default ping policy (pings no more often than every 5 minutes idle), as
+    # the gateway may front servers other than Almanac's. Reconnect backoff
+    # and retries: services.runtime.channels.
+    ("grpc.keepalive_time_ms", 300_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
 )
 
 

@@ -11,6 +11,7 @@ records what was acknowledged and every call that failed for good.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -38,7 +39,7 @@ from google.protobuf import json_format, timestamp_pb2
 from services.runtime.channels import sync_channel
 from tests.deploy.support import Fleet
 
-__all__ = ["BASE", "GrpcClient", "HttpClient", "Workload", "new_event"]
+__all__ = ["BASE", "GrpcClient", "HttpClient", "HttpSubscriber", "Workload", "new_event"]
 
 BASE = 1_793_000_000  # 2026-10-26: every event of the test starts after it
 SPAN_HOURS = 24 * 30
@@ -233,3 +234,66 @@ class HttpClient(_Client):
 
     def close(self) -> None:
         self.http.close()
+
+
+class HttpSubscriber:
+    """StreamActivity as NDJSON through the gateways, resumed from its cursor on the
+    other gateway whenever the stream breaks (an error line, or the connection)."""
+
+    def __init__(self, work: Workload, gateways: list[str], cursor: str, first: int) -> None:
+        self.work = work
+        self.gateways = gateways
+        self.first = first  # the gateway it starts on
+        self.cursor = cursor
+        self.cursors: list[str] = []  # of the activities received, in order
+        self.breaks = 0
+        self._stop = threading.Event()
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(20, read=10),
+            headers={"authorization": f"Bearer {work.token}"},
+        )
+        self._thread = threading.Thread(target=self._run, name="http-sub", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        attempt = self.first
+        while not self._stop.is_set():
+            base = self.gateways[attempt % len(self.gateways)]
+            params = {"cursor": self.cursor, "heartbeatInterval": "1s"}
+            try:
+                with self._http.stream(
+                    "GET", f"{base}/v1/{self.work.account}/activities:stream", params=params
+                ) as reply:
+                    if reply.status_code != 200:
+                        raise _Broken(reply.status_code)
+                    for line in reply.iter_lines():
+                        if self._stop.is_set():
+                            return
+                        self._take(line)
+            except (httpx.TransportError, _Broken):
+                pass
+            self.breaks += 1
+            attempt += 1
+            time.sleep(0.05)
+
+    def _take(self, line: str) -> None:
+        if not line.strip():
+            return
+        message = json.loads(line)
+        if "error" in message:
+            raise _Broken(message["error"])
+        result = message["result"]
+        if "activity" in result:
+            self.cursors.append(result["activity"]["cursor"])
+            self.cursor = result["activity"]["cursor"]
+        elif result.get("heartbeat", {}).get("cursor"):
+            self.cursor = result["heartbeat"]["cursor"]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(15)
+        self._http.close()
+
+
+class _Broken(Exception):
+    """The gateway ended the stream with an error line."""

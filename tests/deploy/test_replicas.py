@@ -35,7 +35,14 @@ from google.protobuf import timestamp_pb2
 from services.runtime.channels import sync_channel
 from tests.connectors.reference.server import ReferenceServer
 from tests.connectors.support import BACKENDS, eventually, upstream_event
-from tests.deploy.clients import BASE, SPAN_HOURS, GrpcClient, HttpClient, Workload
+from tests.deploy.clients import (
+    BASE,
+    SPAN_HOURS,
+    GrpcClient,
+    HttpClient,
+    HttpSubscriber,
+    Workload,
+)
 from tests.deploy.support import Fleet, ResumingSubscriber
 from tests.helpers import pg_reachable
 from tests.services.activity.support import (
@@ -222,6 +229,7 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
     clients += [HttpClient(f"http{i}", work, gateways) for i in range(8)]
     stream_channel = sync_channel(fleet.addresses("activity"))
     subscribers: list[ResumingSubscriber] = []
+    http_subscribers: list[HttpSubscriber] = []
     changes = UpstreamChanges(upstream, users)
     try:
         for client in clients:
@@ -230,6 +238,8 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
         subscribers = [
             ResumingSubscriber(stream_channel, fleet.secret, local.name, start) for _ in range(4)
         ]
+        # And one NDJSON stream through each gateway.
+        http_subscribers = [HttpSubscriber(work, gateways, start, first) for first in (0, 1)]
         time.sleep(4)
         calls_before_kill = work.calls
         killed_at = time.monotonic()
@@ -246,21 +256,26 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
     resent = sum(c.resent for c in clients if isinstance(c, HttpClient))
     breaks = [len(s.breaks) for s in subscribers]
     codes = sorted({code for s in subscribers for _, code in s.breaks})
+    http_breaks = [s.breaks for s in http_subscribers]
     print(
         f"\nreplicas: {work.calls} calls by 16 clients, {calls_while_down} while one of each "
         f"was down; {len(work.failures)} failed; {len(work.acked_events)} events and "
         f"{len(work.acked_contacts)} contacts created; {resent} HTTP requests resent to the "
-        f"other gateway; stream resumptions per subscriber {breaks} ({', '.join(codes)})"
+        f"other gateway; stream resumptions per gRPC subscriber {breaks} ({', '.join(codes)}), "
+        f"per HTTP subscriber {http_breaks}"
     )
     try:
         assert work.failures == [], f"{len(work.failures)} failed calls: {work.failures[:8]}"
         assert calls_while_down > 100, f"only {calls_while_down} calls while replicas were down"
         _check_writes(fleet, work)
         _check_streams(fleet, local.name, start, subscribers, killed_at)
+        _check_http_streams(fleet, local.name, start, http_subscribers)
         _check_sync(fleet, upstream, changes, killed_at)
     finally:
         for subscriber in subscribers:
             subscriber.stop()
+        for http_subscriber in http_subscribers:
+            http_subscriber.stop()
         stream_channel.close()
 
 
@@ -292,6 +307,22 @@ def _check_streams(fleet: Fleet, account: str, start: str, subscribers: list[Res
         assert_same_sequence("subscriber", sub.activities, log)
     broke = [s for s in subscribers if any(at > killed_at for at, _ in s.breaks)]
     assert len(broke) >= 2, "the streams of the killed activity replica should have broken"
+
+
+def _check_http_streams(fleet: Fleet, account: str, start: str,
+                        subscribers: list[HttpSubscriber]) -> None:  # fmt: skip
+    """The same through the gateways: the log's order, resumed across both kills."""
+    log, end = _activity_log(fleet, account, start)
+    expected = [a.cursor for a in log]
+    for sub in subscribers:
+        eventually(lambda s=sub: _assert(s.cursor >= end), 20, "an HTTP subscriber caught up")
+        assert sub.cursors == expected, (
+            f"HTTP subscriber: {len(sub.cursors)} activities, {len(expected)} in the log, "
+            f"{len(sub.cursors) - len(set(sub.cursors))} duplicated"
+        )
+    # The one on the killed gateway broke, and so did the one whose gateway's
+    # stream came from the killed activity replica.
+    assert subscribers[0].breaks >= 1, "the stream through the killed gateway did not break"
 
 
 def _check_sync(fleet: Fleet, upstream: ReferenceServer, changes: UpstreamChanges,

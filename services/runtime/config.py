@@ -471,7 +471,8 @@ class Settings:
         found = self.service_addresses.get(service)
         if found:
             return found
-        host = self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        # A wildcard bind is reached over loopback from this host.
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
         return (
             f"[{host}]:{self.port_for(service)}"
             if ":" in host

@@ -7,6 +7,9 @@ policy). Which replica served a call is read off each process's access log.
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -23,7 +26,7 @@ from almanac.v1 import calendar_service_pb2_grpc as cal_grpc
 from services.runtime.channels import sync_channel
 from tests.connectors.support import eventually
 from tests.deploy.support import Fleet, TcpProxy, served
-from tests.helpers import pg_reachable
+from tests.helpers import REPO_ROOT, pg_reachable
 from tests.services.activity.support import create_pg_database, drop_pg_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -69,8 +72,33 @@ def test_round_robin_spreads_calls_over_both_replicas(fleet: Fleet) -> None:
         assert sum(delta) == 60, delta  # the access log is written on a thread
         return delta
 
-    delta = eventually(spread, 10, "60 access-log lines")
+    delta = eventually(spread, 30, "60 access-log lines")
     assert min(delta) >= 15, f"calls per replica: {delta}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _almanac_call(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "services", "call", "CalendarService.ListTimeZones",
+         '{"pageSize": 1}', *args],
+        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_almanac_call_takes_several_addresses_and_skips_a_dead_one(fleet: Fleet) -> None:
+    dead, live = f"127.0.0.1:{_free_port()}", fleet.procs["calendar"][1].address
+    env = {**fleet.env, "ALMANAC_TOKEN": fleet.secret}
+    for addresses in (f"{dead},{live}", f"{live},{dead}"):
+        assert "timeZones" in _almanac_call(env, "--address", addresses)
+    env["ALMANAC_SERVICE_ADDRESSES"] = f"calendar={dead},{live}"
+    assert "timeZones" in _almanac_call(env)
 
 
 class Load:
@@ -130,15 +158,15 @@ def test_a_replica_killed_mid_load_fails_no_read_and_duplicates_no_create(fleet:
 
         load = Load(6, work)
         try:
-            time.sleep(1.5)
+            # Counted in calls, not seconds: the machine may be shared and slow.
+            eventually(lambda: _assert(load.done >= 30), 60, "calls before the kill")
             fleet.kill("calendar", 0)
             killed_at = load.done
-            time.sleep(1.5)
-            assert load.done > killed_at + 20, "calls stopped while one replica was down"
+            eventually(lambda: _assert(load.done > killed_at + 30), 60, "calls after the kill")
             fleet.restart(("calendar", 0))
             restarted = fleet.procs["calendar"][0]
             # The channel reconnects to the restarted replica by itself.
-            eventually(lambda: _assert(served(restarted, TZ) > 10), 15, "calls on the restart")
+            eventually(lambda: _assert(served(restarted, TZ) > 10), 60, "calls on the restart")
         finally:
             load.stop()
     assert load.failures == [], load.failures[:5]
@@ -249,11 +277,13 @@ def test_the_maximum_connection_age_moves_a_long_lived_client_to_a_new_replica(
             fleet.start(["calendar"], env=aged)  # a replica added while the client runs
             new = fleet.procs["calendar"][-1]
             proxy.backends = [new.address]
-            deadline = time.monotonic() + 4
-            while time.monotonic() < deadline:
+            # GOAWAY after about a second (+-10%), so the client reconnects
+            # within a few; counted generously for a slow, shared machine.
+            deadline = time.monotonic() + 60
+            while served(new, TZ) <= 20 and time.monotonic() < deadline:
                 _time_zones(stub, fleet)
                 time.sleep(0.02)
     finally:
         proxy.close()
     assert new.address in proxy.connections, proxy.connections
-    eventually(lambda: _assert(served(new, TZ) > 20), 5, "calls on the new replica")
+    assert served(new, TZ) > 20, "the client never moved to the new replica"

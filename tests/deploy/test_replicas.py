@@ -104,6 +104,14 @@ def _kill_one_of_each(fleet: Fleet) -> list[tuple[str, int]]:
     return killed
 
 
+def _run_for(work: Workload, seconds: float, calls: int) -> None:
+    """Let the clients run ``seconds`` and make at least ``calls`` calls meanwhile
+    (on a shared, slow machine the second takes longer; a stall fails)."""
+    at = work.calls
+    time.sleep(seconds)
+    eventually(lambda: _assert(work.calls >= at + calls), 60, f"{calls} calls by the clients")
+
+
 def _md(fleet: Fleet) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {fleet.secret}"),)
 
@@ -240,14 +248,14 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
         ]
         # And one NDJSON stream through each gateway.
         http_subscribers = [HttpSubscriber(work, gateways, start, first) for first in (0, 1)]
-        time.sleep(4)
+        _run_for(work, 4, 150)
         calls_before_kill = work.calls
         killed_at = time.monotonic()
         killed = _kill_one_of_each(fleet)
-        time.sleep(4)
+        _run_for(work, 4, 150)
         calls_while_down = work.calls - calls_before_kill
         fleet.restart(*killed)
-        time.sleep(3)
+        _run_for(work, 3, 100)
     finally:
         work.stop.set()
         for client in clients:
@@ -266,7 +274,6 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
     )
     try:
         assert work.failures == [], f"{len(work.failures)} failed calls: {work.failures[:8]}"
-        assert calls_while_down > 100, f"only {calls_while_down} calls while replicas were down"
         _check_writes(fleet, work)
         _check_streams(fleet, local.name, start, subscribers, killed_at)
         _check_http_streams(fleet, local.name, start, http_subscribers)
@@ -302,7 +309,7 @@ def _check_streams(fleet: Fleet, account: str, start: str, subscribers: list[Res
     """Each subscriber saw exactly the log, in its one order, across its resumptions."""
     log, end = _activity_log(fleet, account, start)
     for sub in subscribers:
-        eventually(lambda s=sub: _assert(s.caught_up(end) or bool(s.failure)), 20, "caught up")
+        eventually(lambda s=sub: _assert(s.caught_up(end) or bool(s.failure)), 60, "caught up")
         assert sub.failure == "", sub.failure
         assert_same_sequence("subscriber", sub.activities, log)
     broke = [s for s in subscribers if any(at > killed_at for at, _ in s.breaks)]
@@ -315,7 +322,7 @@ def _check_http_streams(fleet: Fleet, account: str, start: str,
     log, end = _activity_log(fleet, account, start)
     expected = [a.cursor for a in log]
     for sub in subscribers:
-        eventually(lambda s=sub: _assert(s.cursor >= end), 20, "an HTTP subscriber caught up")
+        eventually(lambda s=sub: _assert(s.cursor >= end), 60, "an HTTP subscriber caught up")
         assert sub.cursors == expected, (
             f"HTTP subscriber: {len(sub.cursors)} activities, {len(expected)} in the log, "
             f"{len(sub.cursors) - len(set(sub.cursors))} duplicated"
@@ -329,7 +336,7 @@ def _check_sync(fleet: Fleet, upstream: ReferenceServer, changes: UpstreamChange
                 killed_at: float) -> None:  # fmt: skip
     """All upstream changes mirrored, and no two pulls of one account at once."""
     for user, uids in changes.written.items():
-        eventually(lambda u=user, w=uids: _assert(w <= _mirrored(fleet, u)), 30, f"{user} synced")
+        eventually(lambda u=user, w=uids: _assert(w <= _mirrored(fleet, u)), 60, f"{user} synced")
     overlapping = [o for o in upstream.overlaps if o[1] in PULLS]
     assert overlapping == [], f"two workers pulled one account at once: {overlapping[:5]}"
     after = {r[0] for r in upstream.requests if r[1] in PULLS and r[4] > killed_at + LEASE}

@@ -27,6 +27,8 @@ from services.runtime.channels import (
     service_config,
     target,
 )
+from services.runtime.config import Settings, load_settings
+from services.runtime.server import server_options
 
 
 def _contract() -> dict[tuple[str, str], MethodDescriptor]:
@@ -140,3 +142,23 @@ def test_channel_options_carry_the_config_and_let_callers_override() -> None:
     assert json.loads(options["grpc.service_config"]) == json.loads(service_config())
     assert options["grpc.max_reconnect_backoff_ms"] == 100
     assert options["grpc.enable_retries"] == 1
+
+
+def test_service_addresses_name_the_replicas_of_each_service() -> None:
+    settings = load_settings(
+        environ={"ALMANAC_SERVICE_ADDRESSES": "calendar=10.0.0.1:1, 10.0.0.2:1;event=e:3"}
+    )
+    assert settings.addresses_of("calendar") == "10.0.0.1:1,10.0.0.2:1"
+    assert settings.addresses_of("event") == "e:3"
+    assert settings.addresses_of("contact") == "127.0.0.1:50054"  # host and its port
+    assert load_settings(environ={"ALMANAC_HOST": "::"}).addresses_of("event") == "[::1]:50053"
+    with pytest.raises(ValueError, match="service_addresses"):
+        load_settings(environ={"ALMANAC_SERVICE_ADDRESSES": "calendars=a:1"})
+
+
+def test_servers_limit_the_age_of_their_connections() -> None:
+    options = dict(server_options(Settings()))
+    assert options["grpc.max_connection_age_ms"] == 300_000
+    assert options["grpc.max_connection_age_grace_ms"] == 60_000
+    off = dict(server_options(Settings(max_connection_age_ms=0)))
+    assert "grpc.max_connection_age_ms" not in off

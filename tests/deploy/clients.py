@@ -41,6 +41,9 @@ from tests.deploy.support import Fleet
 
 __all__ = ["BASE", "GrpcClient", "HttpClient", "HttpSubscriber", "Workload", "new_event"]
 
+# Generous but finite: on a shared two-core machine, writes were seen to queue
+# for 20 s while a dozen processes restarted (all appends take one lock).
+CALL_TIMEOUT = 60.0
 BASE = 1_793_000_000  # 2026-10-26: every event of the test starts after it
 SPAN_HOURS = 24 * 30
 
@@ -63,6 +66,7 @@ class Workload:
     acked_events: dict[str, str] = field(default_factory=dict)  # request_id -> event name
     acked_contacts: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    slow: list[tuple[float, float, str]] = field(default_factory=list)  # (start, seconds, what)
     calls: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -90,11 +94,15 @@ class _Client:
     def _run(self) -> None:
         n = 0
         while not self.work.stop.is_set():
+            began = time.monotonic()
             try:
                 self.op(n)
                 self.work.calls += 1
             except Exception as exc:  # every failure is the test's business
                 self.work.failures.append(f"{self.label} op {n % 8}: {_describe(exc)}")
+            took = time.monotonic() - began
+            if took > 2:
+                self.work.slow.append((began, took, f"{self.label} op {n % 8}"))
             n += 1
         self.close()
 
@@ -149,7 +157,7 @@ class GrpcClient(_Client):
         ]
 
     def _kw(self) -> dict[str, Any]:
-        return {"metadata": self.md, "timeout": 20}
+        return {"metadata": self.md, "timeout": CALL_TIMEOUT}
 
     def op(self, n: int) -> None:
         self.ops[n % len(self.ops)](n)
@@ -197,7 +205,7 @@ class HttpClient(_Client):
         self.resent = 0
 
     def _send(self, n: int, method: str, path: str, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + CALL_TIMEOUT
         attempt = 0
         while True:
             base = self.gateways[(n + attempt) % len(self.gateways)]

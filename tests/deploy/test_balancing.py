@@ -29,7 +29,8 @@ from tests.deploy.support import Fleet, TcpProxy, served
 from tests.helpers import REPO_ROOT, pg_reachable
 from tests.services.activity.support import create_pg_database, drop_pg_database
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# Many processes on two cores: generous when the machine is shared.
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(600)]
 
 TZ = "CalendarService/ListTimeZones"
 

@@ -51,7 +51,8 @@ from tests.services.activity.support import (
     drop_pg_database,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# Sixteen processes on two cores: generous when the machine is shared.
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(600)]
 
 SERVICES = ("account", "calendar", "event", "contact", "resource", "availability", "activity")
 PULLS = {"list_calendars", "changes", "list_items"}
@@ -77,6 +78,7 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
         url + "?pool_max=3", tmp_path / "logs", connector_backends=BACKENDS,
         sync_interval_seconds="0.4", sync_poll_seconds="0.05",
         sync_lease_seconds=str(LEASE), upstream_timeout_seconds="5",
+        gateway_timeout_seconds="60",
         # Connections are recycled during the run too: streams are cut at the
         # end of the grace and resume like the killed ones.
         max_connection_age_ms="5000", max_connection_age_grace_ms="2000",
@@ -254,7 +256,9 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
         killed = _kill_one_of_each(fleet)
         _run_for(work, 4, 150)
         calls_while_down = work.calls - calls_before_kill
+        restarted_at = time.monotonic()
         fleet.restart(*killed)
+        ready_at = time.monotonic()
         _run_for(work, 3, 100)
     finally:
         work.stop.set()
@@ -272,6 +276,11 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
         f"other gateway; stream resumptions per gRPC subscriber {breaks} ({', '.join(codes)}), "
         f"per HTTP subscriber {http_breaks}"
     )
+    slow = [f"{what} at {began - killed_at:+.1f}s took {took:.1f}s"
+            for began, took, what in sorted(work.slow)]  # fmt: skip
+    slowest = max((took for _, took, _ in work.slow), default=0.0)
+    print(f"restart at {restarted_at - killed_at:+.1f}s, ready at {ready_at - killed_at:+.1f}s; "
+          f"{len(slow)} calls over 2 s, the slowest {slowest:.1f} s: {slow[:12]}")  # fmt: skip
     try:
         assert work.failures == [], f"{len(work.failures)} failed calls: {work.failures[:8]}"
         _check_writes(fleet, work)

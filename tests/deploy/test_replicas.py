@@ -17,9 +17,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import account_service_pb2_grpc as acc_grpc
@@ -221,6 +223,31 @@ def _mirrored(fleet: Fleet, user: str) -> set[str]:
     return {e.ical_uid for e in events}
 
 
+@dataclass
+class Run:
+    """Everything one run of the scenario drives."""
+
+    work: Workload
+    start: str  # the account's latest cursor before the run
+    clients: list[Any]
+    changes: UpstreamChanges
+    stream_channel: grpc.Channel
+    subscribers: list[ResumingSubscriber] = field(default_factory=list)
+    http_subscribers: list[HttpSubscriber] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self.work.stop.set()
+        for client in self.clients:
+            client.join()
+        self.changes.stop()
+
+    def close(self) -> None:
+        self.stop()
+        for subscriber in [*self.subscribers, *self.http_subscribers]:
+            subscriber.stop()
+        self.stream_channel.close()
+
+
 def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: ReferenceServer) -> None:
     _start_everything(fleet)
     local = _create_account(
@@ -232,39 +259,42 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
         f"t-{uuid.uuid4().hex[:12]}",
     )
     users = [_remote_account(fleet, upstream) for _ in range(3)]
-    _, start = _activity_log(fleet, local.name)
     work = Workload(local.name, fleet.secret)
     gateways = fleet.addresses("gateway").split(",")
-    clients = [GrpcClient(f"grpc{i}", work, fleet) for i in range(8)]
+    clients: list[Any] = [GrpcClient(f"grpc{i}", work, fleet) for i in range(8)]
     clients += [HttpClient(f"http{i}", work, gateways) for i in range(8)]
-    stream_channel = sync_channel(fleet.addresses("activity"))
-    subscribers: list[ResumingSubscriber] = []
-    http_subscribers: list[HttpSubscriber] = []
+    start = _activity_log(fleet, local.name)[1]
     changes = UpstreamChanges(upstream, users)
+    run = Run(work, start, clients, changes, sync_channel(fleet.addresses("activity")))
     try:
-        for client in clients:
-            client.start()
-        # One channel: round_robin puts two streams on each activity replica.
-        subscribers = [
-            ResumingSubscriber(stream_channel, fleet.secret, local.name, start) for _ in range(4)
-        ]
-        # And one NDJSON stream through each gateway.
-        http_subscribers = [HttpSubscriber(work, gateways, start, first) for first in (0, 1)]
-        _run_for(work, 4, 150)
-        calls_before_kill = work.calls
-        killed_at = time.monotonic()
-        killed = _kill_one_of_each(fleet)
-        _run_for(work, 4, 150)
-        calls_while_down = work.calls - calls_before_kill
-        restarted_at = time.monotonic()
-        fleet.restart(*killed)
-        ready_at = time.monotonic()
-        _run_for(work, 3, 100)
+        _scenario(fleet, upstream, run)
     finally:
-        work.stop.set()
-        for client in clients:
-            client.join()
-        changes.stop()
+        run.close()
+
+
+def _scenario(fleet: Fleet, upstream: ReferenceServer, run: Run) -> None:
+    """Clients and subscribers run; one of each kind is killed, then restarted; checks."""
+    work, start = run.work, run.start
+    for client in run.clients:
+        client.start()
+    gateways = fleet.addresses("gateway").split(",")
+    # One channel: round_robin puts two streams on each activity replica; and
+    # one NDJSON stream through each gateway.
+    run.subscribers += [ResumingSubscriber(run.stream_channel, fleet.secret, work.account, start)
+                        for _ in range(4)]  # fmt: skip
+    run.http_subscribers += [HttpSubscriber(work, gateways, start, first) for first in (0, 1)]
+    _run_for(work, 4, 150)
+    calls_before_kill = work.calls
+    killed_at = time.monotonic()
+    killed = _kill_one_of_each(fleet)
+    _run_for(work, 4, 150)
+    calls_while_down = work.calls - calls_before_kill
+    restarted_at = time.monotonic()
+    fleet.restart(*killed)
+    ready_at = time.monotonic()
+    _run_for(work, 3, 100)
+    run.stop()
+    clients, subscribers, http_subscribers = run.clients, run.subscribers, run.http_subscribers
     resent = sum(c.resent for c in clients if isinstance(c, HttpClient))
     breaks = [len(s.breaks) for s in subscribers]
     codes = sorted({code for s in subscribers for _, code in s.breaks})
@@ -281,18 +311,11 @@ def test_replicas_survive_a_sigkill_of_one_of_each(fleet: Fleet, upstream: Refer
     slowest = max((took for _, took, _ in work.slow), default=0.0)
     print(f"restart at {restarted_at - killed_at:+.1f}s, ready at {ready_at - killed_at:+.1f}s; "
           f"{len(slow)} calls over 2 s, the slowest {slowest:.1f} s: {slow[:12]}")  # fmt: skip
-    try:
-        assert work.failures == [], f"{len(work.failures)} failed calls: {work.failures[:8]}"
-        _check_writes(fleet, work)
-        _check_streams(fleet, local.name, start, subscribers, killed_at)
-        _check_http_streams(fleet, local.name, start, http_subscribers)
-        _check_sync(fleet, upstream, changes, killed_at)
-    finally:
-        for subscriber in subscribers:
-            subscriber.stop()
-        for http_subscriber in http_subscribers:
-            http_subscriber.stop()
-        stream_channel.close()
+    assert work.failures == [], f"{len(work.failures)} failed calls: {work.failures[:8]}"
+    _check_writes(fleet, work)
+    _check_streams(fleet, work.account, start, subscribers, killed_at)
+    _check_http_streams(fleet, work.account, start, http_subscribers)
+    _check_sync(fleet, upstream, run.changes, killed_at)
 
 
 def _check_writes(fleet: Fleet, work: Workload) -> None:

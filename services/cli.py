@@ -74,8 +74,9 @@ def _gateway_options(settings: Settings, port: int | None) -> GatewayOptions:
 
 
 async def _serve_gateway(settings: Settings, port: int | None) -> int:
-    # The gateway reaches every service over gRPC at its configured address.
-    targets = {e.full_name: f"{settings.host}:{getattr(settings, e.port_setting)}"
+    # The gateway reaches every service over gRPC at its configured addresses
+    # (several replicas each with service_addresses).
+    targets = {e.full_name: settings.addresses_of(e.port_setting.removesuffix("_port"))
                for e in CATALOG.values()}  # fmt: skip
 
     def ready(url: str) -> None:
@@ -265,7 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     call_p = sub.add_parser("call", help="call an RPC with a JSON request, print JSON replies")
     call_p.add_argument("method", help="e.g. CalendarService.ListCalendars")
     call_p.add_argument("json", nargs="?", default="{}", help="the request as JSON")
-    call_p.add_argument("--address", help="host:port; default: the service's configured port")
+    call_p.add_argument(
+        "--address",
+        help="host:port or the replicas' host:port,host:port; default: service_addresses, "
+        "else the service's configured port",
+    )
     imp = sub.add_parser("import", help="import an ICS file into a calendar")
     imp.add_argument("file", help="the .ics file")
     imp.add_argument("--calendar", required=True, help="e.g. accounts/default/calendars/primary")

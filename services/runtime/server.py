@@ -23,6 +23,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
+from services.runtime.channels import connection_age_options
 from services.runtime.config import Settings
 from services.runtime.interceptors import build_interceptor
 from services.runtime.principal import Authenticator
@@ -122,6 +123,7 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.http2.min_recv_ping_interval_without_data_ms", _MIN_CLIENT_PING_INTERVAL_MS),
         ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
         ("grpc.max_send_message_length", settings.max_send_message_bytes),
+        *connection_age_options(settings),
     ]
 
 

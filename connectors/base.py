@@ -42,6 +42,7 @@ __all__ = [
     "PRIMARY_ID",
     "AccountConnector",
     "BusyBlock",
+    "BusyRead",
     "BusyTime",
     "CalendarMutation",
     "CalendarStore",
@@ -146,6 +147,15 @@ class BusyBlock(NamedTuple):
     event_id: str  # the event or instance id in its calendar; "" unless asked for
 
 
+@dataclass(frozen=True, slots=True)
+class BusyRead:
+    """One calendar of a batched busy read (`BusyTime.busy_blocks_many`)."""
+
+    calendar: str
+    zone: tzinfo
+    who: str = ""  # the participant's email: events it declined do not block
+
+
 @dataclass(frozen=True)
 class ResourceFilter:
     """What ``ListResources`` and room finding ask for; empty parts match all."""
@@ -207,6 +217,11 @@ class ScheduleStore(Protocol):
     async def list_schedules(
         self, account: str, calendar_id: str, page: PageRequest
     ) -> Page[cal_pb.Schedule]: ...
+
+    async def schedules_of(
+        self, account: str, calendar_ids: Sequence[str], limit: int = 1000
+    ) -> list[list[cal_pb.Schedule]]:
+        """The first ``limit`` schedules of each existing calendar, in order."""
 
     async def get_schedule(
         self, account: str, calendar_id: str, schedule_id: str
@@ -270,6 +285,18 @@ class BusyTime(Protocol):
         zone: tzinfo, who: str = "", *, with_ids: bool = False,
     ) -> list[BusyBlock]:  # fmt: skip
         """Blocks overlapping the window, sorted. ``who``: the participant's email."""
+
+    async def busy_blocks_many(
+        self, account: str, reads: Sequence[BusyRead], window_start: datetime,
+        window_end: datetime, *, with_ids: bool = False,
+    ) -> list[list[BusyBlock]]:  # fmt: skip
+        """`busy_blocks` of several calendars of the account at once, in order."""
+
+    async def busy_spans_many(
+        self, account: str, reads: Sequence[BusyRead], window_start: datetime,
+        window_end: datetime,
+    ) -> list[list[tuple[int, int]]]:  # fmt: skip
+        """Only the (start, end) of `busy_blocks_many`, microseconds, sorted."""
 
 
 class IcsImport(Protocol):

@@ -123,14 +123,30 @@ def _quorum(members: Sequence[Participant], minimum: int) -> list[Interval]:
     return merge(out)
 
 
+def _free_together(q: Query, people: Sequence[Participant], span: Interval) -> list[Interval]:
+    """Where every one of ``people`` is free: the windows without everyone's
+    busy time (with buffers) and time off, all in one merge.
+
+    The same as intersecting each person's free time, in one pass over all
+    the blocks instead of three per person (their merge, their free time, the
+    intersection): with 20 busy calendars this was most of the engine's time.
+    """
+    before, after = q.buffer_before, q.buffer_after
+    taken: list[Interval] = []
+    for p in people:
+        spans = p.spans if p.spans is not None else [(b.start, b.end) for b in p.blocks]
+        taken += [(s - before, e + after) for s, e in spans] if before or after else spans
+        p.off = complement(p.working, span) if p.working is not None else []
+        taken += p.off
+    return subtract(q.windows, merge(taken))
+
+
 def solve(q: Query) -> Result:
     span = (q.windows[0][0], q.windows[-1][1])
-    everyone = [*q.required, *(m for members, _ in q.groups for m in members)]
-    for p in everyone:
-        _prepare(p, q, span)
-    free = list(q.windows)
-    for p in q.required:
-        free = intersect(free, p.free)
+    for members, _ in q.groups:
+        for p in members:
+            _prepare(p, q, span)
+    free = _free_together(q, q.required, span) if q.required else list(q.windows)
     quorums = [_quorum(members, minimum) for members, minimum in q.groups]
     for quorum in quorums:
         free = intersect(free, quorum)

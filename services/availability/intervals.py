@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 __all__ = ["Interval", "complement", "intersect", "merge", "subtract", "total", "within"]
 
 Interval = tuple[int, int]
+_start = itemgetter(0)
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, disjoint; touching intervals join."""
     out: list[Interval] = []
-    for start, end in sorted(i for i in intervals if i[1] > i[0]):
-        if out and start <= out[-1][1]:
-            if end > out[-1][1]:
-                out[-1] = (out[-1][0], end)
+    # By start alone: the order of equal starts does not change the union,
+    # and comparing ints is much cheaper than comparing tuples.
+    ordered = sorted(intervals, key=_start)
+    last_start = last_end = 0
+    for start, end in ordered:
+        if end <= start:
+            continue
+        if out and start <= last_end:
+            if end > last_end:
+                last_end = end
+                out[-1] = (last_start, end)
         else:
+            last_start, last_end = start, end
             out.append((start, end))
     return out
 

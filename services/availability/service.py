@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from almanac.v1 import account_service_pb2 as acc_pb
 from almanac.v1 import availability_service_pb2 as av_pb
 from almanac.v1 import availability_service_pb2_grpc as av_grpc
-from almanac.v1 import calendar_service_pb2 as cal_pb
 from almanac.v1 import event_service_pb2 as ev_pb
 from almanac.v1 import resource_service_pb2 as rs_pb
 from google.type import datetime_pb2
 
-from connectors.base import BusyBlock, PageRequest
 from connectors.store.rows import datetime_from_us as from_us
 from connectors.store.rows import timestamp_from_us, us_from_timestamp
 from services.availability.checks import check_free_busy, check_query
 from services.availability.engine import Block, Participant, Query, Reason, solve
 from services.availability.intervals import Interval, intersect, merge, subtract
+from services.availability.loading import CalendarData, CalendarLoader
 from services.availability.room_query import EXTRA_ROOMS, load_rooms, pick_rooms
-from services.availability.working_hours import available_intervals
 from services.runtime.context import Context, Runtime
 from services.runtime.names import parse_calendar
 
@@ -42,15 +40,6 @@ def _local(value: int, zone: ZoneInfo) -> datetime_pb2.DateTime:
     )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class _CalendarData:
-    name: str  # as requested
-    account: str
-    calendar: cal_pb.Calendar
-    blocks: list[BusyBlock]
-    working: list[Interval] | None
-
-
 class AvailabilityService(av_grpc.AvailabilityServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -59,29 +48,6 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         parsed = parse_calendar(name, field)
         _, account_id = self.rt.account(parsed.account, field)  # permission before existence
         return account_id, parsed.calendar
-
-    async def _load(
-        self,
-        name: str,
-        field: str,
-        window: Interval,
-        who: str,
-        schedules: bool,
-        with_ids: bool = False,
-    ) -> _CalendarData:
-        account_id, calendar_id = await self._resolve(name, field)
-        connector = await self.rt.connector(account_id, acc_pb.CAPABILITY_BUSY_TIME)
-        calendar = await connector.get_calendar(account_id, calendar_id)
-        zone = ZoneInfo(calendar.time_zone or "UTC")
-        blocks = await connector.busy_blocks(
-            account_id, calendar_id, from_us(window[0]), from_us(window[1]), zone, who,
-            with_ids=with_ids,
-        )  # fmt: skip
-        working = None
-        if schedules:
-            page = await connector.list_schedules(account_id, calendar_id, PageRequest(1000))
-            working = available_intervals(page.items, calendar.time_zone, window)
-        return _CalendarData(name, account_id, calendar, blocks, working)
 
     async def QueryAvailability(
         self, request: av_pb.QueryAvailabilityRequest, context: Context
@@ -96,33 +62,40 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
             min(limits.windows[-1][1] + margin, _LATEST_US),
         )
 
-        async def participant(spec: av_pb.Participant, path: str) -> Participant:
+        loader = CalendarLoader(self.rt, window, with_ids=request.explain)
+
+        async def participant(spec: av_pb.Participant, path: str) -> list[CalendarData]:
             label = spec.label or spec.calendars[0]
-            # One calendar after another: concurrent reads only fight over the
-            # GIL to build rows, which made a 20-calendar query slower.
-            loaded = [
-                await self._load(name, f"{path}.calendars[{i}]", window, label,
-                                 not spec.ignore_working_hours, request.explain)
+            return [
+                await loader.add(name, f"{path}.calendars[{i}]", label,
+                                 not spec.ignore_working_hours)
                 for i, name in enumerate(spec.calendars)
             ]  # fmt: skip
-            spans = [(b.start_us, b.end_us) for d in loaded for b in d.blocks]
-            blocks = _blocks(loaded) if request.explain else []
-            return Participant(label, blocks, _working(loaded), spans)
 
-        required = [
+        required_data = [
             await participant(p, f"participants[{i}]") for i, p in enumerate(required_specs)
         ]
         picked: list[rs_pb.Resource] = []
         room_exclusions: list[av_pb.RoomExclusion] = []
         if request.HasField("rooms"):
             picked, room_exclusions = await pick_rooms(self.rt, request.rooms, limits.duration)
-        groups = []
-        for g, group in enumerate(request.groups):
-            members = [
+        group_data = [
+            [
                 await participant(p, f"groups[{g}].participants[{i}]")
                 for i, p in enumerate(group.participants)
             ]
-            groups.append((list(members), group.minimum_free or 1))
+            for g, group in enumerate(request.groups)
+        ]
+        await loader.load()
+        required = [
+            _participant(spec, data, request.explain)
+            for spec, data in zip(required_specs, required_data, strict=True)
+        ]
+        groups = []
+        for group, members in zip(request.groups, group_data, strict=True):
+            people = zip(group.participants, members, strict=True)
+            groups.append(([_participant(p, d, request.explain) for p, d in people],
+                           group.minimum_free or 1))  # fmt: skip
         query = Query(
             windows=limits.windows,
             duration=limits.duration,
@@ -204,10 +177,12 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         self, request: av_pb.QueryFreeBusyRequest, context: Context
     ) -> av_pb.QueryFreeBusyResponse:
         window = check_free_busy(request)
+        loader = CalendarLoader(self.rt, window, details=True)
         loaded = [
-            await self._load(name, f"calendars[{i}]", window, "", schedules=False)
+            await loader.add(name, f"calendars[{i}]", "", schedules=False)
             for i, name in enumerate(request.calendars)
         ]
+        await loader.load()
         response = av_pb.QueryFreeBusyResponse()
         for data in loaded:
             entry = response.calendars.add(calendar=data.name)
@@ -237,7 +212,14 @@ class AvailabilityService(av_grpc.AvailabilityServiceServicer):
         return response
 
 
-def _blocks(loaded: Sequence[_CalendarData]) -> list[Block]:
+def _participant(spec: av_pb.Participant, loaded: list[CalendarData], explain: bool) -> Participant:
+    label = spec.label or spec.calendars[0]
+    spans = loaded[0].spans if len(loaded) == 1 else [s for d in loaded for s in d.spans]
+    blocks = _blocks(loaded) if explain else []
+    return Participant(label, blocks, _working(loaded), spans)
+
+
+def _blocks(loaded: Sequence[CalendarData]) -> list[Block]:
     return [
         Block(b.start_us, b.end_us, d.name, f"{d.name}/events/{b.event_id}")
         for d in loaded
@@ -245,7 +227,7 @@ def _blocks(loaded: Sequence[_CalendarData]) -> list[Block]:
     ]
 
 
-def _working(loaded: Sequence[_CalendarData]) -> list[Interval] | None:
+def _working(loaded: Sequence[CalendarData]) -> list[Interval] | None:
     """Where every calendar of the participant is within working hours."""
     working: list[Interval] | None = None
     for data in loaded:

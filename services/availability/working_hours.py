@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from almanac.v1 import calendar_service_pb2 as cal_pb
@@ -94,11 +95,23 @@ def schedule_intervals(
 def available_intervals(
     schedules: Sequence[cal_pb.Schedule], default_zone: str, span: Interval
 ) -> list[Interval] | None:
-    """When the calendar's owner works within ``span``; None: no schedule, always."""
+    """When the calendar's owner works within ``span``; None: no schedule, always.
+
+    The answer is shared between equal questions: callers must not change it.
+    """
     enabled = [s for s in schedules if not s.disabled]
     if not enabled:
         return None
+    key = tuple(s.SerializeToString(deterministic=True) for s in enabled)
+    return _intervals(key, default_zone, span)
+
+
+# A 30-day window of one schedule is some sixty localized wall-clock times,
+# worked out again for every calendar of every query; the same schedules,
+# zone and window give the same hours.
+@lru_cache(maxsize=256)
+def _intervals(schedules: tuple[bytes, ...], default_zone: str, span: Interval) -> list[Interval]:
     found: list[Interval] = []
-    for schedule in enabled:
-        found.extend(schedule_intervals(schedule, default_zone, span))
+    for data in schedules:
+        found.extend(schedule_intervals(cal_pb.Schedule.FromString(data), default_zone, span))
     return merge(found)

@@ -22,6 +22,7 @@ from almanac.v1 import event_service_pb2 as ev_pb
 
 from connectors.base import (
     BusyBlock,
+    BusyRead,
     EventMutation,
     EventQuery,
     ImportCounts,
@@ -45,7 +46,8 @@ from connectors.store import IntegrityError, Row, Store
 
 from ..booking import Bookings
 from ..hooks import Upstream
-from .busy import busy_blocks
+from .busy import busy_blocks, busy_blocks_many
+from .busy_cache import BusyCache
 from .importing import import_events
 from .query import ListingCache, list_events
 from .records import KIND_EXCEPTION, KIND_MASTER, project_instance
@@ -63,6 +65,7 @@ class LocalEvents:
         self._store = store
         self._upstream = upstream
         self._listings = ListingCache()
+        self._busy = BusyCache()
         self._bookings = Bookings()
 
     def _etx(self, tx: object, account: str, calendar: str, ctx: WriteContext) -> EventTx:
@@ -83,6 +86,20 @@ class LocalEvents:
             self._store, account, calendar, window_start, window_end, zone, who,
             with_ids=with_ids,
         )  # fmt: skip
+
+    async def busy_blocks_many(
+        self, account: str, reads: Sequence[BusyRead], window_start: datetime,
+        window_end: datetime, *, with_ids: bool = False,
+    ) -> list[list[BusyBlock]]:  # fmt: skip
+        return await busy_blocks_many(
+            self._store, account, reads, window_start, window_end, with_ids=with_ids
+        )
+
+    async def busy_spans_many(
+        self, account: str, reads: Sequence[BusyRead], window_start: datetime,
+        window_end: datetime,
+    ) -> list[list[tuple[int, int]]]:  # fmt: skip
+        return await self._busy.spans_many(self._store, account, reads, window_start, window_end)
 
     async def import_events(
         self, account: str, calendar: str, events: Sequence[ev_pb.Event],

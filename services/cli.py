@@ -1,6 +1,7 @@
 """The ``almanac`` command: run the suite, one service, or manage tokens.
 
 almanac up [--only NAME ...]        every service and the sync worker, each its own process
+almanac up --single-process         all of it in one process, gRPC and HTTP on one port
 almanac serve NAME [--port N]       one service (or `sync`, or `gateway`) in this process
 almanac token create --scope S ...  mint an API token (prints the secret once)
 almanac import FILE --calendar NAME  import an ICS file (checked first, then in chunks)
@@ -39,6 +40,7 @@ from services.runtime.config import Settings, load_settings, render_markdown
 from services.runtime.context import open_runtime
 from services.runtime.keys import StartupError, ensure_key_file, rotate
 from services.runtime.server import serve_forever, start_server
+from services.single import run_single
 from services.sync.process import SERVICE_NAME as SYNC_SERVICE
 from services.sync.process import serve_sync
 from services.transfer import export_calendar, import_file
@@ -175,7 +177,7 @@ def _wait_serving(address: str, deadline: float) -> bool:
     return False
 
 
-def _up(only: Sequence[str]) -> int:
+def _up(only: Sequence[str], single_process: bool = False) -> int:
     settings = load_settings()
     _setup_logging(settings.log_level)
     names = list(only) or [p for p in PROCESSES if p != "gateway" or settings.gateway]
@@ -193,6 +195,8 @@ def _up(only: Sequence[str]) -> int:
         print(f"Created the key that encrypts connector secrets in {settings.secret_key_file}.")
     # Migrate and bootstrap once up front so the services do not race for it.
     asyncio.run(_prepare())
+    if single_process:
+        return run_single(settings)
     children: dict[str, subprocess.Popen[bytes]] = {}
     for name in names:
         # Own session: a terminal's Ctrl-C reaches only this parent, which then
@@ -279,6 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start every service, each in its own process")
     up.add_argument("--only", action="append", choices=sorted(PROCESSES), default=[])
+    up.add_argument(
+        "--single-process", action="store_true",
+        help="every service, the sync worker and the gateway in one process on single_port",
+    )  # fmt: skip
     serve = sub.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=sorted(PROCESSES))
     serve.add_argument("--port", type=int, default=None, help="0 picks a free port")
@@ -325,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
-        return _up(args.only)
+        return _up(args.only, args.single_process)
     if args.command == "serve":
         return asyncio.run(_serve(args.service, args.port))
     if args.command == "call":

@@ -45,7 +45,7 @@ from services.sync.process import SERVICE_NAME as SYNC_SERVICE
 from services.sync.process import serve_sync
 from services.transfer import export_calendar, import_file
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 _log = logging.getLogger("almanac")
 
@@ -276,7 +276,8 @@ async def _token_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``almanac`` (deploy/ files are checked against it too)."""
     parser = argparse.ArgumentParser(
         prog="almanac", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -323,7 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--keep-old", action="store_true", help="keep the earlier keys in the file (decrypt only)"
     )
     sub.add_parser("config", help="print the settings with their defaults")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return _run(args)
     except StartupError as exc:

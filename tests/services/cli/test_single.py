@@ -27,6 +27,7 @@ from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.catalog import CATALOG
+from services.healthcheck import main as healthcheck_main
 from services.single.port import PREFACE
 from tests.helpers import REPO_ROOT, AuthedStub
 
@@ -135,6 +136,10 @@ def test_one_process_serves_grpc_and_http_on_one_port(single: Single) -> None:
     assert made.status_code == 200, made.text
     assert httpx.get(f"{base}/openapi.json", timeout=10).json()["paths"]
     assert httpx.get(f"{base}/v1/accounts/default/calendars", timeout=10).status_code == 401
+    # The container health probe (deploy/) sees both protocols on the port.
+    assert healthcheck_main([single.address, "almanac.v1.EventService"]) == 0
+    assert healthcheck_main([f"{base}/openapi.json"]) == 0
+    assert healthcheck_main([single.address, "almanac.v1.NoSuchService"]) == 1
     time.sleep(1.0)  # let start-up garbage and the first calls settle
     assert _rss_mib(single.proc.pid) <= RSS_BOUND_MIB
     single.proc.send_signal(signal.SIGTERM)

@@ -10,7 +10,9 @@ by everything else on the machine.
 
 Spec: ``{"workload": "echo"|"get_calendar"|..., "target": "host:port",
 "concurrency": 16, "warmup_s": 1, "window_s": 3, "repeat": 3,
-"server_pid": 123, "params": {...}}``. A failed call aborts the run: a
+"server_pid": 123, "params": {...}}``; optionally ``"server_pids": [...]``
+(replicas: their CPU is summed) and ``"service_config"`` (JSON, e.g.
+round_robin over a multi-address target). A failed call aborts the run: a
 benchmark that counts errors as throughput lies.
 """
 
@@ -78,6 +80,40 @@ async def _get_calendar(channel: grpc.aio.Channel, params: dict[str, Any]) -> tu
     return call, reply.ByteSize()
 
 
+@workload("create_event")
+async def _create_event(channel: grpc.aio.Channel, params: dict[str, Any]) -> tuple[Call, int]:
+    # A new one-hour event per call, each at its own hour, as a client booking.
+    from almanac.v1 import common_pb2 as cm
+    from almanac.v1 import event_service_pb2 as e
+    from almanac.v1 import event_service_pb2_grpc as eg
+    from google.protobuf import timestamp_pb2
+
+    stub = eg.EventServiceStub(channel)
+    metadata = (("authorization", f"Bearer {params['token']}"),)
+    counter = iter(range(1 << 40))
+
+    def request() -> e.CreateEventRequest:
+        start = 1_900_000_000 + 3600 * next(counter)
+        start_ts, end_ts = (timestamp_pb2.Timestamp(seconds=s) for s in (start, start + 3600))
+        event = e.Event(
+            display_name="bench",
+            start=cm.EventTime(date_time=start_ts, time_zone="UTC"),
+            end=cm.EventTime(date_time=end_ts, time_zone="UTC"),
+        )
+        return e.CreateEventRequest(parent=params["parent"], event=event)
+
+    reply = await stub.CreateEvent(request(), metadata=metadata, timeout=RPC_TIMEOUT_S)
+
+    async def call() -> None:
+        await stub.CreateEvent(request(), metadata=metadata, timeout=RPC_TIMEOUT_S)
+
+    return call, reply.ByteSize()
+
+
+def _server_cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
 class _Window:
     """Where finished calls record their latency; None between windows."""
 
@@ -94,19 +130,19 @@ def _percentile(sorted_ns: list[int], q: float) -> float:
 
 
 async def _measure(spec: dict[str, Any], window: _Window) -> list[dict[str, float]]:
-    server_pid = int(spec["server_pid"])
+    server_pids = [int(p) for p in spec.get("server_pids") or [spec["server_pid"]]]
     await asyncio.sleep(float(spec["warmup_s"]))
     reps: list[dict[str, float]] = []
     for _ in range(int(spec["repeat"])):
         samples: list[int] = []
-        server0, client0 = cpu_seconds(server_pid), time.process_time()
+        server0, client0 = _server_cpu(server_pids), time.process_time()
         busy0 = busy_cpu_seconds()
         t0 = time.perf_counter()
         window.samples = samples
         await asyncio.sleep(float(spec["window_s"]))
         window.samples = None
         elapsed = time.perf_counter() - t0
-        server1, client1 = cpu_seconds(server_pid), time.process_time()
+        server1, client1 = _server_cpu(server_pids), time.process_time()
         busy1 = busy_cpu_seconds()
         server_cpu, client_cpu = (server1 - server0) / elapsed, (client1 - client0) / elapsed
         samples.sort()
@@ -129,7 +165,8 @@ async def _measure(spec: dict[str, Any], window: _Window) -> list[dict[str, floa
 
 async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     window = _Window()
-    async with grpc.aio.insecure_channel(spec["target"]) as channel:
+    options = [("grpc.service_config", spec["service_config"])] if "service_config" in spec else []
+    async with grpc.aio.insecure_channel(spec["target"], options=options) as channel:
         await asyncio.wait_for(channel.channel_ready(), 10)
         call, response_bytes = await WORKLOADS[spec["workload"]](channel, spec.get("params", {}))
 

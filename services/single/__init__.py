@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
+
+import uvloop
 
 from services.runtime.config import Settings
 
@@ -29,5 +30,5 @@ def run_single(settings: Settings) -> int:
         print(f"  REST gateway (HTTP/JSON)         http://{address}  (docs: /docs)")
         print("Press Ctrl-C to stop.\n", flush=True)
 
-    asyncio.run(serve_single(settings, ready))
+    uvloop.run(serve_single(settings, ready))
     return 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 __all__ = ["PREFACE", "OnePortListener", "Splice"]
 
@@ -46,8 +47,8 @@ class Splice(asyncio.Protocol):
         self._pending = bytearray()  # data that arrived before the peer existed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A cast, not an isinstance check: uvloop's transports do not subclass asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
 
     def attach(self, peer: Splice) -> None:
         self.peer = peer
@@ -92,8 +93,7 @@ class _Peek(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's or asyncio's
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(_PEEK_TIMEOUT_S, transport.close)
 

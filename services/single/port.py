@@ -45,6 +45,7 @@ class Splice(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer: Splice | None = None
         self._pending = bytearray()  # data that arrived before the peer existed
+        self.ended = False  # this side sent EOF
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A cast, not an isinstance check: uvloop's transports do not subclass asyncio's.
@@ -63,12 +64,18 @@ class Splice(asyncio.Protocol):
             self._pending += data
 
     def eof_received(self) -> bool:
-        # Half-close crosses over; the other side decides when to close.
-        if self.peer is not None and self.peer.transport is not None:
-            if self.peer.transport.can_write_eof():
-                self.peer.transport.write_eof()
-                return True
-        return False
+        # A half-close crosses over and keeps this side open for the answer;
+        # once both directions have ended, nothing will close the pair: close it.
+        self.ended = True
+        peer = self.peer
+        if peer is None or peer.transport is None or peer.ended:
+            if peer is not None and peer.transport is not None:
+                peer.transport.close()
+            return False
+        if not peer.transport.can_write_eof():
+            return False
+        peer.transport.write_eof()
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.peer is not None and self.peer.transport is not None:

@@ -82,24 +82,21 @@ async def _get_calendar(channel: grpc.aio.Channel, params: dict[str, Any]) -> tu
 
 @workload("create_event")
 async def _create_event(channel: grpc.aio.Channel, params: dict[str, Any]) -> tuple[Call, int]:
-    # A new one-hour event per call, each at its own hour, as a client booking.
-    from almanac.v1 import common_pb2 as cm
+    """New single events into the calendar ``params["parent"]``, as `bench.eventclient` makes."""
+    import itertools
+
     from almanac.v1 import event_service_pb2 as e
     from almanac.v1 import event_service_pb2_grpc as eg
-    from google.protobuf import timestamp_pb2
+
+    from bench import eventdata
 
     stub = eg.EventServiceStub(channel)
     metadata = (("authorization", f"Bearer {params['token']}"),)
-    counter = iter(range(1 << 40))
+    # Each load process gets its own range of event numbers (UIDs must not repeat).
+    counter = itertools.count(int(params.get("first", 1_000_000)))
 
     def request() -> e.CreateEventRequest:
-        start = 1_900_000_000 + 3600 * next(counter)
-        start_ts, end_ts = (timestamp_pb2.Timestamp(seconds=s) for s in (start, start + 3600))
-        event = e.Event(
-            display_name="bench",
-            start=cm.EventTime(date_time=start_ts, time_zone="UTC"),
-            end=cm.EventTime(date_time=end_ts, time_zone="UTC"),
-        )
+        event = eventdata.to_proto(eventdata.extra_event(next(counter)))
         return e.CreateEventRequest(parent=params["parent"], event=event)
 
     reply = await stub.CreateEvent(request(), metadata=metadata, timeout=RPC_TIMEOUT_S)

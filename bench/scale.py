@@ -115,8 +115,10 @@ def _replicas(cfg: RunConfig, workdir: Path) -> list[Run]:
             ("CreateEvent", "create_event", events, {"parent": PRIMARY, "token": store.token}),
         ):
             for n in (1, 2):
+                # Each run creates events numbered from its own range (UIDs must not repeat).
+                run_params = {**params, "first": str(n * 10_000_000)}
                 m = _load(group, servers[:n], label=label, workload=workload,
-                          cfg=cfg, params=params)  # fmt: skip
+                          cfg=cfg, params=run_params)  # fmt: skip
                 progress(f"{label} x{n}: {m.qps:,.0f} QPS, {m.server_us_per_call:.0f} us/call")
                 results.append((n, m))
     return results

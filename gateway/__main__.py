@@ -19,7 +19,7 @@ from gateway.server import serve
 def _target(text: str) -> tuple[str, str]:
     name, sep, address = text.partition("=")
     if not sep or not name or not address:
-        raise argparse.ArgumentTypeError(f"expected SERVICE=HOST:PORT, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected SERVICE=HOST:PORT[,HOST:PORT...], got {text!r}")
     return name, address
 
 
@@ -28,8 +28,9 @@ def _parse(argv: Sequence[str] | None) -> tuple[dict[str, str], GatewayOptions]:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument(
-        "--target", type=_target, action="append", required=True, metavar="SERVICE=HOST:PORT",
-        help="a gRPC service (full name) and its address; repeatable",
+        "--target", type=_target, action="append", required=True,
+        metavar="SERVICE=HOST:PORT[,HOST:PORT...]",
+        help="a gRPC service (full name) and the addresses of its replicas; repeatable",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=30.0, help="default unary deadline (s)")
     parser.add_argument(

@@ -69,7 +69,7 @@ async def call_unary(
     incoming: Incoming,
 ) -> None:
     timeout = incoming.timeout if incoming.timeout is not None else options.default_timeout
-    call = backends.unary(binding.method)(
+    call = backends.unary(binding.method, transcoded.message)(
         transcoded.message, metadata=incoming.metadata, timeout=timeout
     )
     try:

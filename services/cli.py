@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import logging
 import logging.handlers
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -39,6 +37,8 @@ from services.runtime.client import TOKEN_FILE, call
 from services.runtime.config import Settings, load_settings, render_markdown
 from services.runtime.context import open_runtime
 from services.runtime.keys import StartupError, ensure_key_file, rotate
+from services.runtime.logs import setup_logging
+from services.runtime.loop import run as run_loop
 from services.runtime.server import serve_forever, start_server
 from services.single import run_single
 from services.sync.process import SERVICE_NAME as SYNC_SERVICE
@@ -48,42 +48,6 @@ from services.transfer import export_calendar, import_file
 __all__ = ["build_parser", "main"]
 
 _log = logging.getLogger("almanac")
-
-
-class _QueueHandler(logging.handlers.QueueHandler):
-    """Hands records over unformatted: formatting happens on the listener thread."""
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        # The stdlib formats here, on the caller's thread (the event loop for
-        # every access line). Records are not changed after logging, so the
-        # listener can format them later, and exc_info is kept for it.
-        return record
-
-
-class _BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes each record, flushing only when the listener has drained the queue."""
-
-    def __init__(self, records: queue.SimpleQueue[logging.LogRecord]) -> None:
-        super().__init__()
-        self._records = records
-
-    def flush(self) -> None:
-        if self._records.empty():
-            super().flush()
-
-
-def _setup_logging(level: str) -> None:
-    """Log through a queue: formatting and writing happen on a thread, so a
-    slow terminal or disk never blocks the event loop serving RPCs."""
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = _BatchingStreamHandler(records)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    listener = logging.handlers.QueueListener(records, handler)
-    listener.start()
-    atexit.register(listener.stop)
-    root = logging.getLogger()
-    root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    root.addHandler(_QueueHandler(records))
 
 
 # Every process of the suite: the gRPC services, the sync worker, the gateway.
@@ -112,8 +76,9 @@ def _gateway_options(settings: Settings, port: int | None) -> GatewayOptions:
 
 
 async def _serve_gateway(settings: Settings, port: int | None) -> int:
-    # The gateway reaches every service over gRPC at its configured address.
-    targets = {e.full_name: f"{settings.host}:{getattr(settings, e.port_setting)}"
+    # The gateway reaches every service over gRPC at its configured addresses
+    # (several replicas each with service_addresses).
+    targets = {e.full_name: settings.addresses_of(e.port_setting.removesuffix("_port"))
                for e in CATALOG.values()}  # fmt: skip
 
     def ready(url: str) -> None:
@@ -125,7 +90,7 @@ async def _serve_gateway(settings: Settings, port: int | None) -> int:
 
 async def _serve(name: str, port: int | None) -> int:
     settings = load_settings()
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
     if name == "sync":
         await serve_sync(settings, settings.sync_port if port is None else port)
         return 0
@@ -179,7 +144,7 @@ def _wait_serving(address: str, deadline: float) -> bool:
 
 def _up(only: Sequence[str], single_process: bool = False) -> int:
     settings = load_settings()
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
     names = list(only) or [p for p in PROCESSES if p != "gateway" or settings.gateway]
     os.makedirs("data", exist_ok=True)
     if not settings.bootstrap_token and not TOKEN_FILE.exists():
@@ -310,7 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     call_p = sub.add_parser("call", help="call an RPC with a JSON request, print JSON replies")
     call_p.add_argument("method", help="e.g. CalendarService.ListCalendars")
     call_p.add_argument("json", nargs="?", default="{}", help="the request as JSON")
-    call_p.add_argument("--address", help="host:port; default: the service's configured port")
+    call_p.add_argument(
+        "--address",
+        help="host:port or the replicas' host:port,host:port; default: service_addresses, "
+        "else the service's configured port",
+    )
     imp = sub.add_parser("import", help="import an ICS file into a calendar")
     imp.add_argument("file", help="the .ics file")
     imp.add_argument("--calendar", required=True, help="e.g. accounts/default/calendars/primary")
@@ -340,7 +309,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         return _up(args.only, args.single_process)
     if args.command == "serve":
-        return asyncio.run(_serve(args.service, args.port))
+        return run_loop(_serve(args.service, args.port), load_settings().event_loop)
     if args.command == "call":
         return call(args.method, args.json, load_settings(), args.address)
     if args.command == "import":

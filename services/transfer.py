@@ -24,6 +24,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from connectors.ical.chunks import Chunk, split_document
+from services.runtime.channels import sync_channel
 from services.runtime.client import bearer_token
 from services.runtime.config import Settings
 
@@ -34,8 +35,10 @@ _LINE = re.compile(r"\bline (\d+)")
 
 
 def _stub(settings: Settings) -> tuple[grpc.Channel, cal_grpc.CalendarServiceStub]:
-    channel = grpc.insecure_channel(
-        f"{settings.host}:{settings.calendar_port}",
+    # Balanced over the calendar replicas; every import that writes carries a
+    # request_id, and a validate_only one writes nothing, so all may be retried.
+    channel = sync_channel(
+        settings.addresses_of("calendar"),
         options=[("grpc.max_send_message_length", settings.max_receive_message_bytes)],
     )
     return channel, cal_grpc.CalendarServiceStub(channel)

@@ -22,6 +22,7 @@ from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 
 from services.catalog import CATALOG
+from services.runtime.channels import retries_safely, sync_channel
 from services.runtime.config import Settings
 
 __all__ = ["TOKEN_FILE", "bearer_token", "call", "find_method", "parse_request"]
@@ -107,13 +108,15 @@ def call(spec: str, body: str, settings: Settings, address: str | None = None) -
     if address is None:
         if entry is None:
             raise SystemExit(f"{method.containing_service.name} is not served by this build")
-        address = f"{settings.host}:{getattr(settings, entry.port_setting)}"
+        address = settings.addresses_of(entry.port_setting.removesuffix("_port"))
     request_cls = message_factory.GetMessageClass(method.input_type)
     response_cls = message_factory.GetMessageClass(method.output_type)
     request = parse_request(spec, body, request_cls())
     path = f"/{method.containing_service.full_name}/{method.name}"
     metadata: tuple[tuple[str, str | bytes], ...] = (("authorization", f"Bearer {bearer_token()}"),)
-    with grpc.insecure_channel(address) as channel:
+    # Several replicas (host:port,host:port) are balanced; reads and creates
+    # with a request_id are retried on UNAVAILABLE (services.runtime.channels).
+    with sync_channel(address, retry_creates=retries_safely(request)) as channel:
         kwargs = {
             "request_serializer": lambda m: m.SerializeToString(),
             "response_deserializer": response_cls.FromString,

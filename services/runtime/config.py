@@ -205,6 +205,25 @@ def _backends(raw: object) -> dict[str, str]:
 
 
 _CONNECTOR_TYPES = ("caldav", "google", "microsoft_graph")
+_SERVICES = ("account", "calendar", "event", "contact", "resource", "availability", "activity")
+
+
+def _addresses(raw: object) -> dict[str, str]:
+    """``calendar=h1:50052,h2:50052;event=...`` (the replicas of each service)."""
+    if isinstance(raw, dict):
+        pairs = [(str(k), str(v)) for k, v in raw.items()]
+    elif isinstance(raw, str):
+        pairs = [tuple(p.split("=", 1)) for p in raw.split(";") if p.strip()]  # type: ignore[misc]
+    else:
+        raise ValueError(f"expected service=host:port,host:port pairs, got {raw!r}")
+    out = {}
+    for pair in pairs:
+        if len(pair) != 2 or pair[0].strip() not in _SERVICES or not pair[1].strip():
+            raise ValueError(f"expected service=host:port[,host:port...] with service one of "
+                             f"{', '.join(_SERVICES)}, got {'='.join(pair)!r}")  # fmt: skip
+        out[pair[0].strip()] = pair[1].replace(" ", "")
+    return out
+
 
 # --- the table ----------------------------------------------------------------
 
@@ -236,6 +255,11 @@ _OPTIONS = [
     Option("gateway_timeout_seconds", 30.0,
            "Deadline of a unary call through the gateway without a `Grpc-Timeout` header.",
            _float(0, exclusive=True), "seconds"),
+    Option("service_addresses", {},
+           "Where clients (the gateway, `almanac call`) reach services run elsewhere or as "
+           "several replicas: `calendar=host:port,host:port;event=...`; calls are balanced "
+           "round-robin. A service not named: `host` and its port option.",
+           _addresses, "mapping"),
     Option("single_port", 50050,
            "TCP port of `almanac up --single-process`: every gRPC service and the REST "
            "gateway on this one port (0 picks a free port).", _PORT, "port"),
@@ -247,6 +271,9 @@ _OPTIONS = [
            _choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True), "level"),
     Option("access_log", True, "Log one line per RPC on the `almanac.access` logger.",
            _bool, "bool"),
+    Option("event_loop", "uvloop",
+           "Event loop of the server processes: `uvloop` (libuv; less CPU per call) or "
+           "`asyncio` (the standard library's).", _choice("uvloop", "asyncio"), "choice"),
     Option("otel_exporter", "none",
            "Trace exporter: `none` (tracing off), `console` (spans on stdout) or `otlp`.",
            _choice("none", "console", "otlp"), "choice"),
@@ -265,6 +292,14 @@ _OPTIONS = [
     Option("keepalive_timeout_ms", 10000,
            "How long a keepalive ping may go unanswered before the connection is closed.",
            _int(100), "ms"),
+    Option("max_connection_age_ms", 300_000,
+           "A connection older than this is asked to reconnect (GOAWAY), so long-lived "
+           "clients rebalance onto new replicas; 0: no limit.",
+           _int(0), "ms"),
+    Option("max_connection_age_grace_ms", 60_000,
+           "How long calls may go on after that GOAWAY; longer ones (activity streams) "
+           "are then cut and resume from their cursor.",
+           _int(0), "ms"),
     Option("max_receive_message_bytes", 4 << 20,
            "Largest request message accepted (bytes, or e.g. `4MiB`).", _size, "size"),
     Option("max_send_message_bytes", 16 << 20,
@@ -378,16 +413,20 @@ class Settings:
     gateway: bool = _default("gateway")
     gateway_cors_origins: str = _default("gateway_cors_origins")
     gateway_timeout_seconds: float = _default("gateway_timeout_seconds")
+    service_addresses: dict[str, str] = field(default_factory=dict)
     single_port: int = _default("single_port")
     bootstrap_token: str | None = field(default=_default("bootstrap_token"), repr=False)
     log_level: str = _default("log_level")
     access_log: bool = _default("access_log")
+    event_loop: str = _default("event_loop")
     otel_exporter: str = _default("otel_exporter")
     otel_endpoint: str = _default("otel_endpoint")
     grace_seconds: float = _default("grace_seconds")
     drain_seconds: float = _default("drain_seconds")
     keepalive_time_ms: int = _default("keepalive_time_ms")
     keepalive_timeout_ms: int = _default("keepalive_timeout_ms")
+    max_connection_age_ms: int = _default("max_connection_age_ms")
+    max_connection_age_grace_ms: int = _default("max_connection_age_grace_ms")
     max_receive_message_bytes: int = _default("max_receive_message_bytes")
     max_send_message_bytes: int = _default("max_send_message_bytes")
     max_concurrent_rpcs: int | None = _default("max_concurrent_rpcs")
@@ -434,6 +473,19 @@ class Settings:
             raise ValueError(f"unknown service {service!r}")
         value: int = getattr(self, name)
         return value
+
+    def addresses_of(self, service: str) -> str:
+        """Where ``service`` is reached: `service_addresses`, else ``host:<its port>``."""
+        found = self.service_addresses.get(service)
+        if found:
+            return found
+        # A wildcard bind is reached over loopback from this host.
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return (
+            f"[{host}]:{self.port_for(service)}"
+            if ":" in host
+            else f"{host}:{self.port_for(service)}"
+        )
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied, validated like any other source."""

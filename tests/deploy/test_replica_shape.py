@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +70,11 @@ def test_two_replicas_serve_one_store_and_share_the_calls(
                 )
             )
     # round_robin spread the writes: each replica's access log has some.
-    served = [p.stderr_path.read_text().count(CREATE) for p in calendars]
+    # (Access lines are written a moment after the call: wait for all eight.)
+    deadline = time.monotonic() + 10
+    while sum(served := [p.stderr_path.read_text().count(CREATE) for p in calendars]) < 8:
+        assert time.monotonic() < deadline, served
+        time.sleep(0.05)
     assert sum(served) == 8 and min(served) > 0, served
     # Either replica sees every write, and continues a listing the other began
     # (page tokens are signed with a key kept in the store).

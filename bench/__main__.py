@@ -33,6 +33,7 @@ SCENARIO_MODULES = (
     "bench.google",
     "bench.graph",
     "bench.dav",
+    "bench.scale",
 )
 for _module in SCENARIO_MODULES:
     importlib.import_module(_module)

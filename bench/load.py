@@ -10,7 +10,9 @@ by everything else on the machine.
 
 Spec: ``{"workload": "echo"|"get_calendar"|..., "target": "host:port",
 "concurrency": 16, "warmup_s": 1, "window_s": 3, "repeat": 3,
-"server_pid": 123, "params": {...}}``. A failed call aborts the run: a
+"server_pid": 123, "params": {...}}``; optionally ``"server_pids": [...]``
+(replicas: their CPU is summed) and ``"service_config"`` (JSON, e.g.
+round_robin over a multi-address target). A failed call aborts the run: a
 benchmark that counts errors as throughput lies.
 """
 
@@ -105,6 +107,10 @@ async def _create_event(channel: grpc.aio.Channel, params: dict[str, Any]) -> tu
     return call, reply.ByteSize()
 
 
+def _server_cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
 class _Window:
     """Where finished calls record their latency; None between windows."""
 
@@ -121,19 +127,19 @@ def _percentile(sorted_ns: list[int], q: float) -> float:
 
 
 async def _measure(spec: dict[str, Any], window: _Window) -> list[dict[str, float]]:
-    server_pid = int(spec["server_pid"])
+    server_pids = [int(p) for p in spec.get("server_pids") or [spec["server_pid"]]]
     await asyncio.sleep(float(spec["warmup_s"]))
     reps: list[dict[str, float]] = []
     for _ in range(int(spec["repeat"])):
         samples: list[int] = []
-        server0, client0 = cpu_seconds(server_pid), time.process_time()
+        server0, client0 = _server_cpu(server_pids), time.process_time()
         busy0 = busy_cpu_seconds()
         t0 = time.perf_counter()
         window.samples = samples
         await asyncio.sleep(float(spec["window_s"]))
         window.samples = None
         elapsed = time.perf_counter() - t0
-        server1, client1 = cpu_seconds(server_pid), time.process_time()
+        server1, client1 = _server_cpu(server_pids), time.process_time()
         busy1 = busy_cpu_seconds()
         server_cpu, client_cpu = (server1 - server0) / elapsed, (client1 - client0) / elapsed
         samples.sort()
@@ -156,7 +162,8 @@ async def _measure(spec: dict[str, Any], window: _Window) -> list[dict[str, floa
 
 async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     window = _Window()
-    async with grpc.aio.insecure_channel(spec["target"]) as channel:
+    options = [("grpc.service_config", spec["service_config"])] if "service_config" in spec else []
+    async with grpc.aio.insecure_channel(spec["target"], options=options) as channel:
         await asyncio.wait_for(channel.channel_ready(), 10)
         call, response_bytes = await WORKLOADS[spec["workload"]](channel, spec.get("params", {}))
 

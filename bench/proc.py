@@ -89,16 +89,25 @@ class ProcessGroup:
         self.close()
 
     def spawn(
-        self, name: str, args: list[str], env: dict[str, str] | None = None, *, stdin: bool = False
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        stdin: bool = False,
+        cwd: Path | None = None,
     ) -> Child:
-        """Start ``python <args>`` with stdout piped and stderr to ``<workdir>/<name>.log``."""
+        """Start ``python <args>`` with stdout piped and stderr to ``<workdir>/<name>.log``.
+
+        ``cwd`` defaults to the repository root (elsewhere, ``PYTHONPATH`` names it).
+        """
         self._count += 1
         log_path = self.workdir / f"{self._count:02d}-{name}.log"
         with log_path.open("wb") as log:
             popen = subprocess.Popen(
                 [sys.executable, *args],
-                cwd=ROOT,
-                env={**self.env, **(env or {})},
+                cwd=cwd or ROOT,
+                env={**self.env, **({"PYTHONPATH": str(ROOT)} if cwd else {}), **(env or {})},
                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -111,10 +120,15 @@ class ProcessGroup:
         return child
 
     def start_server(
-        self, name: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        timeout: float = 60.0,
+        cwd: Path | None = None,
     ) -> Child:
         """Spawn a server and wait for its ``READY <name> <host:port>`` line."""
-        child = self.spawn(name, args, env)
+        child = self.spawn(name, args, env, cwd=cwd)
         child.address = self._wait_ready(child, timeout)
         return child
 

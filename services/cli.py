@@ -1,6 +1,7 @@
 """The ``almanac`` command: run the suite, one service, or manage tokens.
 
 almanac up [--only NAME ...]        every service and the sync worker, each its own process
+almanac up --single-process         all of it in one process, gRPC and HTTP on one port
 almanac serve NAME [--port N]       one service (or `sync`, or `gateway`) in this process
 almanac token create --scope S ...  mint an API token (prints the secret once)
 almanac import FILE --calendar NAME  import an ICS file (checked first, then in chunks)
@@ -39,11 +40,12 @@ from services.runtime.keys import StartupError, ensure_key_file, rotate
 from services.runtime.logs import setup_logging
 from services.runtime.loop import run as run_loop
 from services.runtime.server import serve_forever, start_server
+from services.single import run_single
 from services.sync.process import SERVICE_NAME as SYNC_SERVICE
 from services.sync.process import serve_sync
 from services.transfer import export_calendar, import_file
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 _log = logging.getLogger("almanac")
 
@@ -140,7 +142,7 @@ def _wait_serving(address: str, deadline: float) -> bool:
     return False
 
 
-def _up(only: Sequence[str]) -> int:
+def _up(only: Sequence[str], single_process: bool = False) -> int:
     settings = load_settings()
     setup_logging(settings.log_level)
     names = list(only) or [p for p in PROCESSES if p != "gateway" or settings.gateway]
@@ -158,6 +160,8 @@ def _up(only: Sequence[str]) -> int:
         print(f"Created the key that encrypts connector secrets in {settings.secret_key_file}.")
     # Migrate and bootstrap once up front so the services do not race for it.
     asyncio.run(_prepare())
+    if single_process:
+        return run_single(settings)
     children: dict[str, subprocess.Popen[bytes]] = {}
     for name in names:
         # Own session: a terminal's Ctrl-C reaches only this parent, which then
@@ -237,13 +241,18 @@ async def _token_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``almanac`` (deploy/ files are checked against it too)."""
     parser = argparse.ArgumentParser(
         prog="almanac", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start every service, each in its own process")
     up.add_argument("--only", action="append", choices=sorted(PROCESSES), default=[])
+    up.add_argument(
+        "--single-process", action="store_true",
+        help="every service, the sync worker and the gateway in one process on single_port",
+    )  # fmt: skip
     serve = sub.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=sorted(PROCESSES))
     serve.add_argument("--port", type=int, default=None, help="0 picks a free port")
@@ -284,7 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--keep-old", action="store_true", help="keep the earlier keys in the file (decrypt only)"
     )
     sub.add_parser("config", help="print the settings with their defaults")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return _run(args)
     except StartupError as exc:
@@ -294,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
-        return _up(args.only)
+        return _up(args.only, args.single_process)
     if args.command == "serve":
         return run_loop(_serve(args.service, args.port), load_settings().event_loop)
     if args.command == "call":

@@ -25,9 +25,10 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "MAGIC",
@@ -104,22 +105,38 @@ def write_key_file(path: str | Path, keys: Sequence[bytes]) -> None:
 class SecretBox:
     """Seals with the first key, opens with any of them."""
 
-    __slots__ = ("_by_id", "_current", "_current_id")
+    __slots__ = ("_aeads", "_current_id", "_keys")
 
     def __init__(self, keys: Sequence[bytes]) -> None:
         if not keys:
             raise SecretKeyMissing("no secret key")
-        self._current = AESGCM(keys[0])
+        for key in keys:
+            if len(key) not in (16, 24, 32):  # what AESGCM(key) refuses, checked up front
+                raise ValueError("AESGCM key must be 128, 192, or 256 bits.")
         self._current_id = _key_id(keys[0])
-        self._by_id = {_key_id(k): AESGCM(k) for k in reversed(keys)}
+        self._keys = {_key_id(k): k for k in reversed(keys)}
+        self._aeads: dict[bytes, AESGCM] = {}
+
+    def _aead(self, key_id: bytes) -> AESGCM | None:
+        # cryptography is imported on first use (about 6 MiB resident): a
+        # deployment of local accounts only never seals or opens a secret.
+        found = self._aeads.get(key_id)
+        key = self._keys.get(key_id)
+        if found is None and key is not None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            found = self._aeads[key_id] = AESGCM(key)
+        return found
 
     @staticmethod
     def new_key() -> bytes:
-        return AESGCM.generate_key(bit_length=_KEY_BYTES * 8)
+        return os.urandom(_KEY_BYTES)  # what AESGCM.generate_key does
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._current.encrypt(nonce, plaintext, context.encode())
+        current = self._aead(self._current_id)
+        assert current is not None  # the first key is always configured
+        sealed = current.encrypt(nonce, plaintext, context.encode())
         return MAGIC + self._current_id + nonce + sealed
 
     def open(self, blob: bytes, context: str) -> bytes:
@@ -129,9 +146,11 @@ class SecretBox:
         start = len(MAGIC)
         key_id = blob[start : start + _ID_BYTES]
         nonce = blob[start + _ID_BYTES : start + _ID_BYTES + _NONCE_BYTES]
-        aead = self._by_id.get(key_id)
+        aead = self._aead(key_id)
         if aead is None:
             raise SecretKeyInvalid("secrets were sealed with a key that is not configured")
+        from cryptography.exceptions import InvalidTag
+
         try:
             return aead.decrypt(nonce, blob[start + _ID_BYTES + _NONCE_BYTES :], context.encode())
         except InvalidTag:

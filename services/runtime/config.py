@@ -260,6 +260,9 @@ _OPTIONS = [
            "several replicas: `calendar=host:port,host:port;event=...`; calls are balanced "
            "round-robin. A service not named: `host` and its port option.",
            _addresses, "mapping"),
+    Option("single_port", 50050,
+           "TCP port of `almanac up --single-process`: every gRPC service and the REST "
+           "gateway on this one port (0 picks a free port).", _PORT, "port"),
     Option("bootstrap_token", None,
            "If set, a token with the global `admin` scope is created with this value at "
            "start-up (first run only), so the first account can be connected.",
@@ -411,6 +414,7 @@ class Settings:
     gateway_cors_origins: str = _default("gateway_cors_origins")
     gateway_timeout_seconds: float = _default("gateway_timeout_seconds")
     service_addresses: dict[str, str] = field(default_factory=dict)
+    single_port: int = _default("single_port")
     bootstrap_token: str | None = field(default=_default("bootstrap_token"), repr=False)
     log_level: str = _default("log_level")
     access_log: bool = _default("access_log")

@@ -18,19 +18,18 @@ from collections.abc import Iterable
 from contextvars import Token
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
+from typing import TYPE_CHECKING
 
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+if TYPE_CHECKING:
+    # The SDK is imported only when tracing is on (setup_tracing): with
+    # `otel_exporter = none` it is resident memory for nothing.
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 from services.runtime.config import Settings
 
@@ -94,6 +93,14 @@ def setup_tracing(
     """
     if exporter is None and settings.otel_exporter == "none":
         return Tracing(tracer=None, provider=None)
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        ConsoleSpanExporter,
+        SimpleSpanProcessor,
+    )
+
     resource = Resource.create(
         {"service.name": f"almanac-{service}", "service.version": _version()}
     )

@@ -244,6 +244,12 @@ _OPTIONS = [
            _choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True), "level"),
     Option("access_log", True, "Log one line per RPC on the `almanac.access` logger.",
            _bool, "bool"),
+    Option("metrics_port", None,
+           "TCP port of the process's Prometheus endpoint (`/metrics`); unset: no metrics. "
+           "`almanac up` gives its processes consecutive ports from this one (account, "
+           "calendar, event, availability, activity, contact, resource, sync, gateway); "
+           "0 picks a free port.",
+           _optional(_PORT), "port"),
     Option("otel_exporter", "none",
            "Trace exporter: `none` (tracing off), `console` (spans on stdout) or `otlp`.",
            _choice("none", "console", "otlp"), "choice"),
@@ -378,6 +384,7 @@ class Settings:
     bootstrap_token: str | None = field(default=_default("bootstrap_token"), repr=False)
     log_level: str = _default("log_level")
     access_log: bool = _default("access_log")
+    metrics_port: int | None = _default("metrics_port")
     otel_exporter: str = _default("otel_exporter")
     otel_endpoint: str = _default("otel_endpoint")
     grace_seconds: float = _default("grace_seconds")

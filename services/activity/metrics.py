@@ -53,7 +53,7 @@ class ActivityCollector(Collector):
             value=max(lags, default=0),
         )
         yield GaugeMetricFamily(
-            "almanac_activity_subscriber_lag_sum",
+            "almanac_activity_subscriber_backlog",
             "Activities the open subscribers have yet to pass, added up.",
             value=sum(lags),
         )

@@ -64,9 +64,7 @@ class Scrape:
 
     def value(self, name: str, **labels: str) -> float:
         """The sum of the samples ``name`` whose labels include ``labels`` (0 if none)."""
-        return sum(
-            v for n, ls, v in self.samples if n == name and labels.items() <= ls.items()
-        )
+        return sum(v for n, ls, v in self.samples if n == name and labels.items() <= ls.items())
 
     def series(self, name: str, **labels: str) -> list[dict[str, str]]:
         """The label sets of the samples ``name`` that include ``labels``."""

@@ -94,16 +94,17 @@ class RpcMetrics:
     def observe(self, method: str, code: grpc.StatusCode, seconds: float, streaming: bool) -> None:
         children = self._children.get((method, code))
         if children is None:
-            children = self._resolve(method, code)
+            children = self._resolve(method, code, streaming)
         children[0].inc()
-        if not streaming:
+        if children[1] is not None:
             children[1].observe(seconds)
 
-    def _resolve(self, method: str, code: grpc.StatusCode) -> tuple[Any, Any]:
+    def _resolve(self, method: str, code: grpc.StatusCode, streaming: bool) -> tuple[Any, Any]:
         service, _, name = method.lstrip("/").rpartition("/")
         children = (
             RPC_REQUESTS.labels(service, name, code.name),
-            RPC_DURATION.labels(service, name),
+            # Not even created for a stream: an empty series would read as "no latency".
+            None if streaming else RPC_DURATION.labels(service, name),
         )
         self._children[(method, code)] = children
         return children

@@ -116,11 +116,13 @@ class RpcMetrics:
 class _TimedTransaction:
     """Wraps one ``store.transaction()`` block and times it."""
 
-    __slots__ = ("_block", "_dialect", "_start")
+    __slots__ = ("_block", "_children", "_start")
 
-    def __init__(self, block: AbstractAsyncContextManager[Transaction], dialect: str) -> None:
+    def __init__(
+        self, block: AbstractAsyncContextManager[Transaction], children: dict[str, Any]
+    ) -> None:
         self._block = block
-        self._dialect = dialect
+        self._children = children  # outcome -> the histogram's child of this store's dialect
         self._start = 0.0
 
     async def __aenter__(self) -> Transaction:
@@ -140,9 +142,7 @@ class _TimedTransaction:
                 outcome = "commit"
             return result
         finally:
-            STORE_TRANSACTIONS.labels(self._dialect, outcome).observe(
-                time.perf_counter() - self._start
-            )
+            self._children[outcome].observe(time.perf_counter() - self._start)
 
 
 def instrument_store(store: Store) -> None:
@@ -155,10 +155,10 @@ def instrument_store(store: Store) -> None:
     if getattr(store, "_almanac_timed", False):
         return
     original = store.transaction
-    dialect = store.dialect
+    children = {o: STORE_TRANSACTIONS.labels(store.dialect, o) for o in ("commit", "rollback")}
 
     def transaction() -> _TimedTransaction:
-        return _TimedTransaction(original(), dialect)
+        return _TimedTransaction(original(), children)
 
     # setattr: mypy rightly objects to assigning to a method; this is the point.
     setattr(store, "transaction", transaction)  # noqa: B010

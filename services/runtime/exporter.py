@@ -113,7 +113,7 @@ async def start_exporter(settings: Settings, name: str) -> Exporter | None:
         return None
     # The *_created series double every counter and histogram for a start
     # time that Prometheus infers from resets anyway.
-    disable_created_metrics()
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
     metrics.install()
     server = await asyncio.start_server(_handle, settings.host, settings.metrics_port)
     port = server.sockets[0].getsockname()[1]

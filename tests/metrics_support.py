@@ -97,6 +97,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Starting(Exception):
+    """Prometheus answered 503: not ready yet."""
+
+
 class Prometheus:
     """A real Prometheus server scraping ``targets`` every half second."""
 
@@ -122,6 +126,8 @@ class Prometheus:
     def query(self, expr: str) -> list[dict[str, Any]]:
         """The instant vector of ``expr`` (an empty list until there are samples)."""
         reply = httpx.get(f"http://{self.address}/api/v1/query", params={"query": expr}, timeout=5)
+        if reply.status_code == 503:  # still starting (replaying its write-ahead log)
+            raise _Starting(reply.text)
         body = reply.json()
         assert body["status"] == "success", body
         result: list[dict[str, Any]] = body["data"]["result"]
@@ -137,7 +143,7 @@ class Prometheus:
                 last = self.query(expr)
                 if len(last) >= count:
                     return last
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, _Starting) as exc:
                 last = repr(exc)  # still starting
             time.sleep(0.25)
         raise AssertionError(f"{expr}: wanted {count} series, last answer {last}")

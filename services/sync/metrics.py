@@ -22,6 +22,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from connectors import telemetry
 from connectors.store import Store
+from connectors.sync import ledger
 from services.runtime import metrics
 
 __all__ = ["install"]
@@ -65,14 +66,6 @@ SYNC_NEVER = Gauge(
     ("connector",),
 )
 
-_LAG_SQL = (
-    "SELECT a.connector, COUNT(*),"
-    " MIN(CASE WHEN s.last_success_us > 0 THEN s.last_success_us END),"
-    " SUM(CASE WHEN s.failures > 0 THEN 1 ELSE 0 END),"
-    " SUM(CASE WHEN s.last_success_us = 0 THEN 1 ELSE 0 END)"
-    " FROM sync_state s JOIN accounts a ON a.id = s.account_id GROUP BY a.connector"
-)
-
 
 def _observe(run: telemetry.SyncRun) -> None:
     SYNC_RUNS.labels(run.connector, run.outcome).inc()
@@ -82,19 +75,19 @@ def _observe(run: telemetry.SyncRun) -> None:
 
 
 async def _refresh_lag(store: Store) -> None:
-    rows = await store.fetchall(_LAG_SQL)
+    totals = await ledger.sync_totals(store)
     now_us = time.time_ns() // 1000
     # Cleared and refilled without an await in between: a scrape never sees
     # half of it, and a connector type whose accounts are gone disappears.
     for gauge in (SYNC_LAG, SYNC_ACCOUNTS, SYNC_FAILING, SYNC_NEVER):
         gauge.clear()
-    for connector, count, oldest, failing, never in rows:
-        kind = telemetry.connector_kind(str(connector))
-        SYNC_ACCOUNTS.labels(kind).set(count)
-        SYNC_FAILING.labels(kind).set(failing or 0)
-        SYNC_NEVER.labels(kind).set(never or 0)
-        if oldest is not None:
-            SYNC_LAG.labels(kind).set(max(0, now_us - int(oldest)) / 1e6)
+    for total in totals:
+        kind = telemetry.connector_kind(total.connector)
+        SYNC_ACCOUNTS.labels(kind).set(total.accounts)
+        SYNC_FAILING.labels(kind).set(total.failing)
+        SYNC_NEVER.labels(kind).set(total.never_synced)
+        if total.oldest_success_us is not None:
+            SYNC_LAG.labels(kind).set(max(0, now_us - total.oldest_success_us) / 1e6)
 
 
 def install(store: Store) -> None:

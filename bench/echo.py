@@ -37,7 +37,7 @@ def _handler(echo: Callable[..., Any]) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(SERVICE, {"Echo": method})
 
 
-async def _serve_aio(host: str) -> None:
+async def _serve_aio(host: str, label: str = "aio") -> None:
     async def echo(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         return request
 
@@ -45,7 +45,7 @@ async def _serve_aio(host: str) -> None:
     server.add_generic_rpc_handlers((_handler(echo),))
     port = server.add_insecure_port(f"{host}:0")
     await server.start()
-    print(f"READY echo-aio {host}:{port}", flush=True)
+    print(f"READY echo-{label} {host}:{port}", flush=True)
     await server.wait_for_termination()
 
 
@@ -63,11 +63,16 @@ def _serve_sync(host: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.echo", description=__doc__)
-    parser.add_argument("mode", choices=["aio", "sync"])
+    parser.add_argument("mode", choices=["aio", "aio-uvloop", "sync"])
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     if args.mode == "aio":
         asyncio.run(_serve_aio(args.host))
+    elif args.mode == "aio-uvloop":
+        # The loop Almanac's services run on by default (`event_loop`).
+        import uvloop
+
+        uvloop.run(_serve_aio(args.host, args.mode))
     else:
         _serve_sync(args.host)
 

@@ -78,6 +78,33 @@ async def _get_calendar(channel: grpc.aio.Channel, params: dict[str, Any]) -> tu
     return call, reply.ByteSize()
 
 
+@workload("create_event")
+async def _create_event(channel: grpc.aio.Channel, params: dict[str, Any]) -> tuple[Call, int]:
+    """New single events into the calendar ``params["parent"]``, as `bench.eventclient` makes."""
+    import itertools
+
+    from almanac.v1 import event_service_pb2 as e
+    from almanac.v1 import event_service_pb2_grpc as eg
+
+    from bench import eventdata
+
+    stub = eg.EventServiceStub(channel)
+    metadata = (("authorization", f"Bearer {params['token']}"),)
+    # Each load process gets its own range of event numbers (UIDs must not repeat).
+    counter = itertools.count(int(params.get("first", 1_000_000)))
+
+    def request() -> e.CreateEventRequest:
+        event = eventdata.to_proto(eventdata.extra_event(next(counter)))
+        return e.CreateEventRequest(parent=params["parent"], event=event)
+
+    reply = await stub.CreateEvent(request(), metadata=metadata, timeout=RPC_TIMEOUT_S)
+
+    async def call() -> None:
+        await stub.CreateEvent(request(), metadata=metadata, timeout=RPC_TIMEOUT_S)
+
+    return call, reply.ByteSize()
+
+
 class _Window:
     """Where finished calls record their latency; None between windows."""
 

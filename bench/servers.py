@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.proc import Child, ProcessGroup
 
-__all__ = ["Store", "start_echo", "start_service"]
+__all__ = ["Store", "seed_calendar", "start_echo", "start_service"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,11 @@ class Store:
 
     url: str
     token: str
+
+    @classmethod
+    def at(cls, url: str) -> Store:
+        """A store at ``url`` (e.g. a `bench.pgdb` database) with a new token."""
+        return cls(url, secrets.token_urlsafe(24))
 
     @classmethod
     def fresh(cls, workdir: Path) -> Store:
@@ -49,3 +55,24 @@ def start_service(group: ProcessGroup, name: str, store: Store) -> Child:
     migrates the schema and creates the bootstrap token.
     """
     return group.start_server(name, ["-m", "services", "serve", name, "--port", "0"], store.env)
+
+
+def seed_calendar(
+    group: ProcessGroup, store: Store, calendar: Child, ics: Path, name: str, budget: float = 900
+) -> None:
+    """Import ``ics`` into the calendar ``name`` with ``almanac import``, through ``calendar``."""
+    host, _, port = calendar.address.rpartition(":")
+    env = {
+        **store.env,
+        "ALMANAC_HOST": host,
+        "ALMANAC_CALENDAR_PORT": port,
+        "ALMANAC_TOKEN": store.token,
+    }
+    child = group.spawn(f"seed-{calendar.name}", ["-m", "services", "import", str(ics),
+                                                 "--calendar", name], env)  # fmt: skip
+    try:
+        code = child.popen.wait(budget)
+    except subprocess.TimeoutExpired:
+        raise child.fail(f"did not import {ics.name} within {budget:.0f} s") from None
+    if code != 0:
+        raise child.fail(f"could not import {ics.name} (exit status {code})")

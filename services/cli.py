@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import logging
 import logging.handlers
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -39,6 +37,8 @@ from services.runtime.config import Settings, load_settings, render_markdown
 from services.runtime.context import open_runtime
 from services.runtime.exporter import start_exporter
 from services.runtime.keys import StartupError, ensure_key_file, rotate
+from services.runtime.logs import setup_logging
+from services.runtime.loop import run as run_loop
 from services.runtime.server import serve_forever, start_server
 from services.sync.process import SERVICE_NAME as SYNC_SERVICE
 from services.sync.process import serve_sync
@@ -47,42 +47,6 @@ from services.transfer import export_calendar, import_file
 __all__ = ["main"]
 
 _log = logging.getLogger("almanac")
-
-
-class _QueueHandler(logging.handlers.QueueHandler):
-    """Hands records over unformatted: formatting happens on the listener thread."""
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        # The stdlib formats here, on the caller's thread (the event loop for
-        # every access line). Records are not changed after logging, so the
-        # listener can format them later, and exc_info is kept for it.
-        return record
-
-
-class _BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes each record, flushing only when the listener has drained the queue."""
-
-    def __init__(self, records: queue.SimpleQueue[logging.LogRecord]) -> None:
-        super().__init__()
-        self._records = records
-
-    def flush(self) -> None:
-        if self._records.empty():
-            super().flush()
-
-
-def _setup_logging(level: str) -> None:
-    """Log through a queue: formatting and writing happen on a thread, so a
-    slow terminal or disk never blocks the event loop serving RPCs."""
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = _BatchingStreamHandler(records)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    listener = logging.handlers.QueueListener(records, handler)
-    listener.start()
-    atexit.register(listener.stop)
-    root = logging.getLogger()
-    root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    root.addHandler(_QueueHandler(records))
 
 
 # Every process of the suite: the gRPC services, the sync worker, the gateway.
@@ -130,7 +94,7 @@ async def _serve_gateway(settings: Settings, port: int | None) -> int:
 
 async def _serve(name: str, port: int | None) -> int:
     settings = load_settings()
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
     exporter = await start_exporter(settings, name)
     try:
         return await _serve_process(name, port, settings, exporter is not None)
@@ -195,7 +159,7 @@ def _wait_serving(address: str, deadline: float) -> bool:
 
 def _up(only: Sequence[str]) -> int:
     settings = load_settings()
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
     names = list(only) or [p for p in PROCESSES if p != "gateway" or settings.gateway]
     os.makedirs("data", exist_ok=True)
     if not settings.bootstrap_token and not TOKEN_FILE.exists():
@@ -351,7 +315,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         return _up(args.only)
     if args.command == "serve":
-        return asyncio.run(_serve(args.service, args.port))
+        return run_loop(_serve(args.service, args.port), load_settings().event_loop)
     if args.command == "call":
         return call(args.method, args.json, load_settings(), args.address)
     if args.command == "import":

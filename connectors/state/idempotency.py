@@ -39,8 +39,15 @@ def request_hash(request: Message) -> str:
     return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
 
 
-async def lookup(store: Store, scope: str, request_id: str, req_hash: str) -> bytes | None:
-    """The stored response for this key, or None; a different request is an error."""
+async def lookup(
+    store: Store | Transaction, scope: str, request_id: str, req_hash: str
+) -> bytes | None:
+    """The stored response for this key, or None; a different request is an error.
+
+    Inside a transaction it also sees a claim that SQLite's group commit holds
+    uncommitted in the same group (the transaction then returns only once that
+    group committed).
+    """
     row = await store.fetchone(
         "SELECT request_hash, response, create_time FROM idempotency_keys"
         " WHERE scope = ? AND request_id = ?",

@@ -250,6 +250,9 @@ _OPTIONS = [
            "calendar, event, availability, activity, contact, resource, sync, gateway); "
            "0 picks a free port.",
            _optional(_PORT), "port"),
+    Option("event_loop", "uvloop",
+           "Event loop of the server processes: `uvloop` (libuv; less CPU per call) or "
+           "`asyncio` (the standard library's).", _choice("uvloop", "asyncio"), "choice"),
     Option("otel_exporter", "none",
            "Trace exporter: `none` (tracing off), `console` (spans on stdout) or `otlp`.",
            _choice("none", "console", "otlp"), "choice"),
@@ -385,6 +388,7 @@ class Settings:
     log_level: str = _default("log_level")
     access_log: bool = _default("access_log")
     metrics_port: int | None = _default("metrics_port")
+    event_loop: str = _default("event_loop")
     otel_exporter: str = _default("otel_exporter")
     otel_endpoint: str = _default("otel_endpoint")
     grace_seconds: float = _default("grace_seconds")

@@ -108,7 +108,11 @@ class Runtime:
         try:
             return await create(ctx)
         except RequestReplayed:
-            stored = await lookup(self.store, scope, request_id, digest)
+            # A concurrent retry claimed the id first. Read it in a transaction:
+            # on SQLite the claim may still sit in an uncommitted group, which
+            # only a transaction sees (and the block ends after that COMMIT).
+            async with self.store.transaction() as tx:
+                stored = await lookup(tx, scope, request_id, digest)
             if stored is None:
                 raise
             return again(stored)

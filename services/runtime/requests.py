@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from connectors.errors import InvalidArgument
@@ -109,7 +109,7 @@ def check_request(request: Any) -> None:
 def well_known_violations(message: Message, prefix: str = "") -> Iterator[tuple[str, str]]:
     """``(field path, problem)`` for every out-of-range time value in ``message``."""
     for field, value in message.ListFields():
-        if field.message_type is None:
+        if field.message_type is None or not _may_hold_time(field.message_type):
             continue
         path = f"{prefix}{field.name}"
         if field.message_type.GetOptions().map_entry:
@@ -160,3 +160,27 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "google.protobuf.Timestamp": _timestamp,
     "google.protobuf.Duration": _duration,
 }
+
+# Message type -> whether a Timestamp or Duration can occur anywhere inside
+# it. Walking a request only down such fields keeps the check cheap for the
+# many requests (names, page tokens, masks) that hold none.
+_HOLDS_TIME: dict[Descriptor, bool] = {}
+
+
+def _may_hold_time(kind: Descriptor) -> bool:
+    known = _HOLDS_TIME.get(kind)
+    if known is None:
+        known = _HOLDS_TIME[kind] = _search(kind, set())
+    return known
+
+
+def _search(kind: Descriptor, seen: set[Descriptor]) -> bool:
+    if kind.full_name in _CHECKS:
+        return True
+    seen.add(kind)  # recursive types: a cycle adds nothing new
+    return any(
+        field.message_type is not None
+        and field.message_type not in seen
+        and _search(field.message_type, seen)
+        for field in kind.fields
+    )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from services.runtime.config import Settings
 from services.runtime.interceptors import build_interceptor
@@ -184,16 +184,23 @@ async def start_server(
         metrics=RpcMetrics() if settings.metrics_port is not None else None,
     )
     server = grpc.aio.server(
-        interceptors=[interceptor],
         options=server_options(settings),
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
+    # Every servicer, health and reflection included, registers through the
+    # interceptor, which wraps its handlers once (no per-RPC interceptor step).
+    registrar = interceptor.registrar(server)
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, registrar)
     for add in register:
-        add(server)
-    reflection.enable_server_reflection(
-        (*service_full_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        add(registrar)
+    # Not reflection.enable_server_reflection: it picks the sync servicer for
+    # anything that is not a grpc.aio.Server, such as the registrar.
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        reflection.aio.ReflectionServicer(
+            (*service_full_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        ),
+        registrar,
     )
 
     address = _address(settings.host, port)

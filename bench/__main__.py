@@ -23,6 +23,7 @@ from bench.scenarios import SCENARIOS, Goal, RunConfig
 # A new scenario (events, activity, availability) adds its module here.
 SCENARIO_MODULES = (
     "bench.unary",
+    "bench.metrics",
     "bench.rss",
     "bench.events",
     "bench.activity",

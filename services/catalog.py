@@ -21,6 +21,7 @@ from almanac.v1 import event_service_pb2_grpc as ev_grpc
 from almanac.v1 import resource_service_pb2_grpc as rs_grpc
 
 from services.accounts.service import AccountService
+from services.activity import metrics as activity_metrics
 from services.activity.service import ActivityService
 from services.availability.service import AvailabilityService
 from services.calendars.service import CalendarService
@@ -28,8 +29,9 @@ from services.contacts.service import ContactService
 from services.events.service import EventService
 from services.resources.service import ResourceService
 from services.runtime.context import Runtime
+from services.runtime.metrics import instrument_store
 
-__all__ = ["CATALOG", "ServiceEntry"]
+__all__ = ["CATALOG", "ServiceEntry", "observe_process"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,11 @@ CATALOG: dict[str, ServiceEntry] = {
         ),
     )
 }
+
+
+def observe_process(rt: Runtime, servicer: Any) -> None:
+    """Feed the process's metrics (``metrics_port`` set): store transactions and,
+    in the activity service, its subscribers."""
+    instrument_store(rt.store)
+    if isinstance(servicer, ActivityService):
+        activity_metrics.register(servicer)

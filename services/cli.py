@@ -32,10 +32,11 @@ from connectors.base import WriteContext
 from connectors.state.tokens import new_secret
 from gateway import GatewayOptions
 from gateway import serve as serve_gateway
-from services.catalog import CATALOG
+from services.catalog import CATALOG, observe_process
 from services.runtime.client import TOKEN_FILE, call
 from services.runtime.config import Settings, load_settings, render_markdown
 from services.runtime.context import open_runtime
+from services.runtime.exporter import start_exporter
 from services.runtime.keys import StartupError, ensure_key_file, rotate
 from services.runtime.logs import setup_logging
 from services.runtime.loop import run as run_loop
@@ -56,6 +57,12 @@ PROCESSES = (*CATALOG, "sync", "gateway")
 
 def _port_setting(name: str) -> str:
     return CATALOG[name].port_setting if name in CATALOG else f"{name}_port"
+
+
+def _metrics_port(settings: Settings, name: str) -> int | None:
+    """Each process its own: ``metrics_port`` plus its place in PROCESSES (0 stays 0)."""
+    base = settings.metrics_port
+    return base + PROCESSES.index(name) if base else base
 
 
 def _full_name(name: str) -> str:
@@ -91,6 +98,15 @@ async def _serve_gateway(settings: Settings, port: int | None) -> int:
 async def _serve(name: str, port: int | None) -> int:
     settings = load_settings()
     setup_logging(settings.log_level)
+    exporter = await start_exporter(settings, name)
+    try:
+        return await _serve_process(name, port, settings, exporter is not None)
+    finally:
+        if exporter is not None:
+            await exporter.close()
+
+
+async def _serve_process(name: str, port: int | None, settings: Settings, measured: bool) -> int:
     if name == "sync":
         await serve_sync(settings, settings.sync_port if port is None else port)
         return 0
@@ -100,6 +116,8 @@ async def _serve(name: str, port: int | None) -> int:
     rt = await open_runtime(settings)
     try:
         servicer = entry.build(rt)
+        if measured:
+            observe_process(rt, servicer)
         running = await start_server(
             name,
             [lambda server: entry.add(servicer, server)],
@@ -163,11 +181,15 @@ def _up(only: Sequence[str], single_process: bool = False) -> int:
     if single_process:
         return run_single(settings)
     children: dict[str, subprocess.Popen[bytes]] = {}
+    metrics_ports = {n: _metrics_port(settings, n) for n in names}
     for name in names:
+        env = dict(os.environ)
+        if metrics_ports[name] is not None:
+            env["ALMANAC_METRICS_PORT"] = str(metrics_ports[name])
         # Own session: a terminal's Ctrl-C reaches only this parent, which then
         # stops each child once (a second signal would cut its grace period).
         children[name] = subprocess.Popen(
-            [sys.executable, "-m", "services", "serve", name], start_new_session=True
+            [sys.executable, "-m", "services", "serve", name], start_new_session=True, env=env
         )
     stopping = False
 
@@ -197,6 +219,8 @@ def _up(only: Sequence[str], single_process: bool = False) -> int:
                 if name == "gateway"
                 else (f"{settings.host}:{port}")
             )
+            if metrics_ports[name]:
+                where += f"  (metrics: http://{settings.host}:{metrics_ports[name]}/metrics)"
             print(f"  {_full_name(name):32} {where}")
         print("Press Ctrl-C to stop.\n", flush=True)
     while not stopping and all(c.poll() is None for c in children.values()):

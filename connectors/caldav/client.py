@@ -13,6 +13,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from connectors.telemetry import upstream_hooks
+
 from . import davxml
 from .errors import malformed, mapped, unreachable
 
@@ -47,6 +49,7 @@ class DavClient:
             follow_redirects=False,
             transport=transport,
             headers={"User-Agent": "Almanac-CalDAV/1"},
+            event_hooks=upstream_hooks("caldav"),
         )
 
     def url(self, href: str) -> str:

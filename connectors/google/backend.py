@@ -16,6 +16,7 @@ from almanac.v1 import calendar_service_pb2 as cal_pb
 
 from connectors import errors
 from connectors.remote import ChangeBatch, RemoteBackend, RemoteCalendar, RemoteItem
+from connectors.telemetry import upstream_hooks
 
 from .calendars import CalendarApi
 from .http import Api
@@ -34,7 +35,7 @@ class GoogleBackend(RemoteBackend):
     def __init__(self, account: acc_pb.Account) -> None:
         super().__init__(account)
         settings = account.settings.google
-        self._client = httpx.AsyncClient(timeout=30.0)
+        self._client = httpx.AsyncClient(timeout=30.0, event_hooks=upstream_hooks("google"))
         self.tokens = TokenSource(
             self._client,
             settings.token_url or DEFAULT_TOKEN_URL,

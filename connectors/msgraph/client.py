@@ -23,6 +23,7 @@ import httpx
 
 from connectors import errors
 from connectors.remote import SyncTokenExpired
+from connectors.telemetry import upstream_hooks
 
 __all__ = ["GraphClient"]
 
@@ -53,7 +54,9 @@ class GraphClient:
             "grant_type": "refresh_token",
             "scope": SCOPE,
         }
-        self._http = httpx.AsyncClient(timeout=timeout)
+        self._http = httpx.AsyncClient(
+            timeout=timeout, event_hooks=upstream_hooks("microsoft_graph")
+        )
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._token = ""
         self._token_lock = asyncio.Lock()

@@ -23,6 +23,7 @@ __all__ = [
     "LeaseLost",
     "MirrorCalendar",
     "PullRaced",
+    "SyncTotals",
     "acquire_lease",
     "check_fresh",
     "drop_mirror_calendar",
@@ -44,6 +45,7 @@ __all__ = [
     "set_mirror_calendar",
     "set_sync_token",
     "sync_state",
+    "sync_totals",
 ]
 
 
@@ -182,6 +184,38 @@ async def request_sync(store: Store, account: str) -> None:
         await tx.execute(
             "UPDATE sync_state SET next_run_us = ? WHERE account_id = ?", now_us(), account
         )
+
+
+@dataclass(frozen=True)
+class SyncTotals:
+    """The sync state of every remote account of one connector type, summed up."""
+
+    connector: str  # CONNECTOR_TYPE_...
+    accounts: int
+    oldest_success_us: int | None  # among the accounts that ever synced
+    failing: int  # whose last sync failed
+    never_synced: int
+
+
+async def sync_totals(store: Store) -> list[SyncTotals]:
+    """Per connector type, for the sync metrics (services.sync.metrics)."""
+    rows = await store.fetchall(
+        "SELECT a.connector, COUNT(*),"
+        " MIN(CASE WHEN s.last_success_us > 0 THEN s.last_success_us END),"
+        " SUM(CASE WHEN s.failures > 0 THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN s.last_success_us = 0 THEN 1 ELSE 0 END)"
+        " FROM sync_state s JOIN accounts a ON a.id = s.account_id GROUP BY a.connector"
+    )
+    return [
+        SyncTotals(
+            connector=str(r[0]),
+            accounts=int(r[1]),
+            oldest_success_us=None if r[2] is None else int(r[2]),
+            failing=int(r[3] or 0),
+            never_synced=int(r[4] or 0),
+        )
+        for r in rows
+    ]
 
 
 async def sync_state(store: Store, account: str) -> acc_pb.SyncState | None:

@@ -15,9 +15,13 @@ import asyncio
 import logging
 import random
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from almanac.v1 import account_service_pb2 as acc_pb
+
+from connectors import telemetry
 from connectors.base import WriteContext
 from connectors.errors import ConnectorError, RateLimited, Unauthenticated, Unavailable
 from connectors.local.events.writes import EventTx
@@ -102,16 +106,20 @@ class SyncWorker:
         except StoreError as exc:
             _log.warning("sync of accounts/%s: the store is busy (%s)", account, exc)
             return
+        run, started = telemetry.SyncRun(), time.perf_counter()
         try:
-            await self._pull(account)
+            await self._pull(account, run)
             await ledger.record_success(self.store, account, owner, opts.interval)
             _log.debug("%s synced accounts/%s", owner, account)
         except ledger.LeaseLost:
+            run.outcome = "lease_lost"
             _log.warning("sync of accounts/%s: lease lost, dropping the pull", account)
         except ledger.PullRaced:
             # Not a failure: the pull is redone at once, after the write.
+            run.outcome = "raced"
             await ledger.request_sync(self.store, account)
         except ConnectorError as exc:
+            run.outcome, run.reason = "failure", exc.reason or type(exc).__name__
             failures = await ledger.failures(self.store, account)
             retry = min(opts.max_backoff, opts.interval, 2.0**failures) * random.uniform(1, 1.25)
             if isinstance(exc, RateLimited | Unavailable) and exc.retry_after:
@@ -122,6 +130,7 @@ class SyncWorker:
             _log.warning("sync of accounts/%s failed (%s); retry in %.1fs", account, exc, retry)
             await ledger.record_failure(self.store, account, owner, exc, retry)
         except StoreError as exc:
+            run.outcome = "store_error"
             # E.g. SQLite locked by a long write-through: the lease runs out
             # or is released below, and a later round tries again.
             _log.warning("sync of accounts/%s: the store failed (%s)", account, exc)
@@ -129,6 +138,7 @@ class SyncWorker:
             # A backend bug must not kill the task silently and hold the lease
             # until it expires: record it like any failure, with the trace in the log.
             _log.exception("sync of accounts/%s crashed", account)
+            run.outcome, run.reason = "crashed", "CONNECTOR_CRASHED"
             crash = ConnectorError("the connector failed unexpectedly", reason="CONNECTOR_CRASHED")
             await ledger.record_failure(self.store, account, owner, crash, opts.interval)
         finally:
@@ -136,9 +146,14 @@ class SyncWorker:
                 await ledger.release_lease(self.store, account, owner)
             except StoreError as exc:
                 _log.warning("accounts/%s: lease not released (%s)", account, exc)
+            run.seconds = time.perf_counter() - started
+            telemetry.sync_finished(run)
 
-    async def _pull(self, account: str) -> None:
+    async def _pull(self, account: str, run: telemetry.SyncRun) -> None:
         backend = await self.backend_for(account)
+        run.connector = telemetry.connector_kind(
+            acc_pb.ConnectorType.Name(backend.account.connector)
+        )
         started = now_us()
         upstream = await backend.list_calendars()
         async with self.store.transaction() as tx:

@@ -51,6 +51,7 @@ class ActivityService(act_grpc.ActivityServiceServicer):
         self._start_lock = asyncio.Lock()
         self._shutdown = asyncio.Event()
         self._pruner: asyncio.Task[None] | None = None
+        self.streams: set[_Stream] = set()  # the open ones, for services.activity.metrics
 
     async def _ensure_started(self) -> None:
         async with self._start_lock:
@@ -181,6 +182,7 @@ class ActivityService(act_grpc.ActivityServiceServicer):
         slow = self.rt.settings.activity_slow_seconds
         loop = asyncio.get_running_loop()
         watchdog = _Watchdog(slow)
+        self.streams.add(stream)
         try:
             async for message, cursor in stream.messages():
                 # Written here rather than yielded, so a client that stopped
@@ -203,6 +205,7 @@ class ActivityService(act_grpc.ActivityServiceServicer):
                 watchdog.writing_since = None
         finally:
             watchdog.close()
+            self.streams.discard(stream)
 
 
 def _current_task() -> asyncio.Task[object]:

@@ -271,6 +271,12 @@ _OPTIONS = [
            _choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True), "level"),
     Option("access_log", True, "Log one line per RPC on the `almanac.access` logger.",
            _bool, "bool"),
+    Option("metrics_port", None,
+           "TCP port of the process's Prometheus endpoint (`/metrics`); unset: no metrics. "
+           "`almanac up` gives its processes consecutive ports from this one (account, "
+           "calendar, event, availability, activity, contact, resource, sync, gateway); "
+           "0 picks a free port.",
+           _optional(_PORT), "port"),
     Option("event_loop", "uvloop",
            "Event loop of the server processes: `uvloop` (libuv; less CPU per call) or "
            "`asyncio` (the standard library's).", _choice("uvloop", "asyncio"), "choice"),
@@ -418,6 +424,7 @@ class Settings:
     bootstrap_token: str | None = field(default=_default("bootstrap_token"), repr=False)
     log_level: str = _default("log_level")
     access_log: bool = _default("access_log")
+    metrics_port: int | None = _default("metrics_port")
     event_loop: str = _default("event_loop")
     otel_exporter: str = _default("otel_exporter")
     otel_endpoint: str = _default("otel_endpoint")

@@ -46,6 +46,7 @@ from grpc_status import rpc_status
 
 from connectors.errors import ConnectorError, PermissionDenied, Unauthenticated
 from services.runtime.errors import ServiceError, code_of, grpc_code, to_status
+from services.runtime.metrics import RpcMetrics
 from services.runtime.principal import Authenticator, Principal, current_principal
 from services.runtime.ratelimit import RateLimiter
 from services.runtime.requests import check_request, tolerant_deserializer
@@ -421,8 +422,10 @@ class RuntimeInterceptor:
         tracer: RpcTracer | None = None,
         access_log: AccessLog | None = None,
         rate_limiter: RateLimiter | None = None,
+        metrics: RpcMetrics | None = None,
     ) -> None:
         self._authorizer = authorizer
+        self._metrics = metrics
         self._limiter = rate_limiter
         self._tracer = tracer
         self._access_log = access_log
@@ -548,6 +551,8 @@ class RuntimeInterceptor:
                 current_principal.reset(principal_token)
             if span is not None:
                 RpcTracer.finish(span, code, error)
+            if self._metrics is not None:
+                self._metrics.observe(method, code, time.perf_counter() - start, streaming)
             if self._access_log is not None and self._access_log.enabled():
                 self._access_log.record(
                     method, code, time.perf_counter() - start, peer or context.peer(), rid
@@ -604,6 +609,7 @@ def build_interceptor(
     access_log: bool = True,
     public_methods: Iterable[str] = (),
     rate_limiter: RateLimiter | None = None,
+    metrics: RpcMetrics | None = None,
 ) -> RuntimeInterceptor:
     """The interceptor `services.runtime.server.start_server` installs."""
     return RuntimeInterceptor(
@@ -611,4 +617,5 @@ def build_interceptor(
         tracer=tracer,
         access_log=AccessLog() if access_log else None,
         rate_limiter=rate_limiter,
+        metrics=metrics,
     )

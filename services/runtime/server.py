@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from services.runtime.channels import connection_age_options
 from services.runtime.config import Settings
 from services.runtime.interceptors import build_interceptor
+from services.runtime.metrics import RpcMetrics
 from services.runtime.principal import Authenticator
 from services.runtime.ratelimit import RateLimiter
 from services.runtime.tracing import RpcTracer, Tracing, setup_tracing
@@ -182,6 +183,7 @@ async def start_server(
             if settings.rate_limit_per_second > 0
             else None
         ),
+        metrics=RpcMetrics() if settings.metrics_port is not None else None,
     )
     server = grpc.aio.server(
         options=server_options(settings),

@@ -17,7 +17,9 @@ from connectors.state.retention import run_retention
 from connectors.sync.worker import SyncOptions, SyncWorker
 from services.runtime.config import Settings
 from services.runtime.context import open_runtime
+from services.runtime.metrics import instrument_store
 from services.runtime.server import serve_forever, start_server
+from services.sync import metrics as sync_metrics
 
 __all__ = ["SERVICE_NAME", "serve_sync"]
 
@@ -37,6 +39,9 @@ def options_of(settings: Settings) -> SyncOptions:
 async def serve_sync(settings: Settings, port: int) -> None:
     rt = await open_runtime(settings)
     try:
+        if settings.metrics_port is not None:
+            instrument_store(rt.store)
+            sync_metrics.install(rt.store)
         worker = SyncWorker(
             rt.store,
             rt.connectors.backend_for,

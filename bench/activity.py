@@ -3,9 +3,10 @@
 The ``event`` and ``activity`` services run as separate processes on one
 fresh SQLite store; the activity service's feed polls the log every
 ``activity_poll_seconds`` (0.01 by default) and fans new rows out to its
-streams. The latency phase then runs again on a fresh PostgreSQL database
-(`bench.pgstore`), where the feed is woken by LISTEN/NOTIFY instead. Three measurements, each driven from child processes (the bench
-process itself makes no gRPC calls):
+streams. Three measurements, each driven from child processes (the bench
+process itself makes no gRPC calls); the latency one runs again at the end
+on new services over a fresh PostgreSQL database (`bench.pgstore`), where
+the feed learns of new rows by LISTEN/NOTIFY instead of polling:
 
 1. Idle RSS, on an activity service of its own (so nothing earlier has
    grown its heap): VmRSS after it settles, then 1,000 ``StreamActivity``

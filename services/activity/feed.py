@@ -47,6 +47,9 @@ class Feed:
         self._notified_poll = notified_poll_seconds
         self._ring_size = ring_size
         self._ring: list[LogRow] = []
+        # The ring's cursors, kept alongside: every stream bisects once per row
+        # it is sent, and a key function costs a Python call per step.
+        self._cursors: list[int] = []
         self.head = 0  # the newest cursor read
         self.floor = 0  # every row after this cursor, up to head, is in the ring
         self._poke = asyncio.Event()
@@ -105,12 +108,14 @@ class Feed:
             if not rows:
                 return
         self._ring.extend(rows)
+        self._cursors.extend(r.cursor for r in rows)
         self.head = rows[-1].cursor
         if len(self._ring) > 2 * self._ring_size:
             # Trim in bulk so appends stay amortized O(1).
             cut = len(self._ring) - self._ring_size
             self.floor = self._ring[cut - 1].cursor
             del self._ring[:cut]
+            del self._cursors[:cut]
         self._wake()
 
     def _wake(self) -> None:
@@ -124,7 +129,7 @@ class Feed:
             return None
         if position >= self.head:
             return []
-        start = bisect.bisect_right(self._ring, position, key=lambda r: r.cursor)
+        start = bisect.bisect_right(self._cursors, position)
         return self._ring[start:]
 
     async def wait(self, position: int, seconds: float) -> bool:

@@ -194,3 +194,14 @@ async def test_waiters_wake_on_rows_and_on_close() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await feed.close()
     assert await asyncio.wait_for(waiter, 1) is False
+
+
+async def test_since_after_the_ring_is_trimmed() -> None:
+    feed = Feed(_Unused(), ring_size=3)  # type: ignore[arg-type]
+    for cursor in range(1, 11):
+        feed._append([_row(cursor)])
+    # Trimmed in bulk past twice the size: rows 5..10 stay, 4 is the floor.
+    assert feed.floor == 4 and feed.head == 10
+    assert feed.since(3) is None
+    for position in range(4, 11):
+        assert [r.cursor for r in feed.since(position) or []] == list(range(position + 1, 11))

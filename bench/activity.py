@@ -5,7 +5,7 @@ fresh SQLite store; the activity service's feed polls the log every
 ``activity_poll_seconds`` (0.01 by default) and fans new rows out to its
 streams. Three measurements, each driven from child processes (the bench
 process itself makes no gRPC calls); the latency one runs again at the end
-on new services over a fresh PostgreSQL database (`bench.pgstore`), where
+on new services over a fresh PostgreSQL database (`bench.pgdb`), where
 the feed learns of new rows by LISTEN/NOTIFY instead of polling:
 
 1. Idle RSS, on an activity service of its own (so nothing earlier has
@@ -59,7 +59,7 @@ from bench.activity_report import (
     pct,
     report,
 )  # fmt: skip
-from bench.pgstore import fresh_postgres_store
+from bench.pgdb import fresh_database
 from bench.proc import Child, ProcessGroup
 from bench.procfs import cpu_seconds, rss_bytes
 from bench.report import mib, progress
@@ -139,7 +139,8 @@ def _stop(child: Child) -> None:
 
 def _postgres_latencies(group: ProcessGroup, workdir: Path, plan: Plan) -> list[Latency]:
     """The latency phase again, on fresh event and activity services over a new database."""
-    with fresh_postgres_store() as store:
+    with fresh_database("almanac_bench_activity") as url:
+        store = Store.at(url)
         progress("PostgreSQL: a fresh database; starting the event service (migrates it)")
         events = group.start_server(
             "event-pg", ["-m", "services", "serve", "event", "--port", "0"], store.env

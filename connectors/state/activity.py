@@ -14,6 +14,7 @@ from almanac.v1 import common_pb2
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 
+from connectors.state.activity_log import NOTICE_SCOPE_SQL, notice_tail
 from connectors.store import Transaction
 from connectors.store.rows import now_us, timestamp_from_us
 
@@ -33,6 +34,19 @@ _ACTIVITY_LOCK = 0x616C6D61
 # Readers of the log LISTEN here on PostgreSQL; the notification is sent at
 # commit, so a woken reader always finds the new rows.
 ACTIVITY_CHANNEL = "almanac_activity"
+
+_COLUMNS = "account_id, calendar_id, resource_type, resource_name, activity_type, create_time, body"
+# PostgreSQL: the row, its cursor and its notice in one statement (one round
+# trip). `previous` is read under the append lock, in the statement's snapshot
+# (so without this row): the newest cursor committed before it.
+_INSERT_AND_NOTIFY = (
+    "WITH previous AS (SELECT COALESCE(MAX(cursor), 0) AS c FROM activities),"
+    f" added AS (INSERT INTO activities ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " RETURNING cursor)"
+    f" SELECT pg_notify('{ACTIVITY_CHANNEL}', {NOTICE_SCOPE_SQL}"
+    " || ' ' || previous.c::text || ' ' || added.cursor::text || ' ' || ?::text)"
+    " FROM previous, added"
+)
 
 
 async def append_activity(
@@ -68,18 +82,13 @@ async def append_activity(
         activity.changed_fields.CopyFrom(FieldMask(paths=sorted(changed_fields)))
     getattr(activity, _SNAPSHOT_FIELD[resource_type]).CopyFrom(snapshot)
     calendar_id = calendar.rsplit("/", 1)[-1] if calendar else ""
+    type_name = common_pb2.ResourceType.Name(resource_type)
+    body = activity.SerializeToString(deterministic=True)
+    row = (account, calendar_id, type_name, resource, int(activity_type), created, body)
+    if dialect == "postgresql":
+        tail = notice_tail(account, calendar_id, type_name, body)
+        await tx.execute(_INSERT_AND_NOTIFY, *row, tail)
+        return
     # Deferred: nothing reads the row back, so on SQLite it travels with the
     # next statement or the COMMIT instead of costing a trip of its own.
-    await tx.defer(
-        "INSERT INTO activities (account_id, calendar_id, resource_type, resource_name,"
-        " activity_type, create_time, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        account,
-        calendar_id,
-        common_pb2.ResourceType.Name(resource_type),
-        resource,
-        int(activity_type),
-        created,
-        activity.SerializeToString(deterministic=True),
-    )
-    if dialect == "postgresql":
-        await tx.execute(f"NOTIFY {ACTIVITY_CHANNEL}")
+    await tx.defer(f"INSERT INTO activities ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", *row)

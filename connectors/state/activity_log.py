@@ -8,6 +8,8 @@ is told to resync instead of silently missing changes.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from dataclasses import dataclass
 
@@ -23,6 +25,9 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "latest_cursor",
+    "notice_scope",
+    "notice_tail",
+    "parse_notice",
     "prune",
     "pruned_through",
     "read_after",
@@ -30,6 +35,9 @@ __all__ = [
 
 _CURSOR_RE = re.compile(r"^[0-9a-f]{16}$")
 _PRUNED_KEY = "activity_pruned_through"
+# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; a larger row is
+# announced without its body and the reader fetches it.
+_NOTICE_BODY_MAX = 5000
 
 
 def encode_cursor(position: int) -> str:
@@ -102,6 +110,55 @@ class ActivityFilter:
             clauses.append(f"resource_type IN ({', '.join('?' for _ in self.resource_types)})")
             args += sorted(self.resource_types)
         return "".join(f" AND {c}" for c in clauses), args
+
+
+# -- notices: a new row, carried by the NOTIFY that announces it (PostgreSQL) --
+#
+# Payload: "<scope> <previous cursor> <cursor> <tail>". The writer computes the
+# previous cursor under the lock that orders appends, so a reader whose newest
+# row is that previous cursor knows nothing lies between and may take the row
+# from the payload instead of reading the log. Any other reader reads the log.
+# A channel spans the database, and deployments in other schemas of it notify
+# on it too: the scope (the activities table's OID) tells their notices apart.
+
+NOTICE_SCOPE_SQL = "'activities'::regclass::oid::text"
+
+
+async def notice_scope(store: Store) -> str:
+    """The scope of this store's notices (PostgreSQL only)."""
+    row = await store.fetchone(f"SELECT {NOTICE_SCOPE_SQL} AS scope")
+    assert row is not None
+    return str(row["scope"])
+
+
+def notice_tail(account_id: str, calendar_id: str, resource_type: str, body: bytes) -> str:
+    """The part of a notice the writer knows before the INSERT; "" if the body is too big."""
+    if len(body) > _NOTICE_BODY_MAX:
+        return ""
+    return json.dumps(
+        [account_id, calendar_id, resource_type, base64.b64encode(body).decode()],
+        separators=(",", ":"),
+    )
+
+
+def parse_notice(payload: str, scope: str) -> tuple[int, LogRow] | None:
+    """(previous cursor, the row) from a notice of ``scope``; None for anything else.
+
+    None also for a bare doorbell (no tail), a notice of another scope and
+    anything unparseable: the reader then reads the log, never wrong, at worst
+    slower.
+    """
+    parts = payload.split(" ", 3)
+    if len(parts) != 4 or parts[0] != scope or not parts[3]:
+        return None
+    try:
+        previous, cursor = int(parts[1]), int(parts[2])
+        account_id, calendar_id, resource_type, encoded = json.loads(parts[3])
+        body = base64.b64decode(encoded, validate=True)
+        row = LogRow(cursor, account_id, calendar_id, resource_type, body)
+    except (ValueError, TypeError):  # JSONDecodeError and binascii.Error are ValueErrors
+        return None
+    return previous, row
 
 
 async def read_after(

@@ -107,9 +107,9 @@ class Store(abc.ABC):
         """All rows of the result."""
 
     async def listen(
-        self, channel: str, callback: Callable[[], None]
+        self, channel: str, callback: Callable[[str], None]
     ) -> Callable[[], Awaitable[None]] | None:
-        """Call ``callback`` whenever a transaction notifies ``channel``.
+        """Call ``callback`` with the payload whenever a transaction notifies ``channel``.
 
         Returns an async function that stops listening, or None when the
         backend cannot notify (SQLite): the caller polls instead, which is

@@ -300,15 +300,15 @@ class PostgresStore(Store):
         return _TransactionBlock(self)
 
     async def listen(
-        self, channel: str, callback: Callable[[], None]
+        self, channel: str, callback: Callable[[str], None]
     ) -> Callable[[], Awaitable[None]] | None:
         """LISTEN on a connection held from the pool until the returned stop()."""
         self._check_open()
         with _map_connect:
             conn = await self._pool.acquire()
 
-        def on_notify(*_: object) -> None:
-            callback()
+        def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            callback(payload)
 
         try:
             with _map_query:

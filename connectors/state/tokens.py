@@ -52,16 +52,18 @@ class Tokens:
     async def authenticate(self, token: str | None) -> Principal:
         if not token:
             raise Unauthenticated("missing bearer token: send `authorization: Bearer <token>`")
-        key = hash_secret(token)
         now = time.monotonic()
-        cached = self._tokens.get(key)
+        # Keyed by the token itself, not its hash: hashing is the dearest step
+        # of a cached check, and the cache lives only in this process's memory.
+        cached = self._tokens.get(token)
         if cached is not None and cached.until > now:
             return cached.principal
+        key = hash_secret(token)
         row = await self.store.fetchone(
             "SELECT body, revoked, expire_time FROM api_tokens WHERE token_hash = ?", key
         )
         if row is None or row["revoked"]:
-            self._tokens.pop(key, None)
+            self._tokens.pop(token, None)
             raise Unauthenticated("invalid or revoked token", reason="INVALID_TOKEN")
         if row["expire_time"] is not None and row["expire_time"] <= now_us():
             raise Unauthenticated("token expired", reason="TOKEN_EXPIRED")
@@ -75,7 +77,7 @@ class Tokens:
         )
         if len(self._tokens) > 10_000:
             self._tokens.clear()
-        self._tokens[key] = _Cached(principal, now + TOKEN_CACHE_SECONDS)
+        self._tokens[token] = _Cached(principal, now + TOKEN_CACHE_SECONDS)
         return principal
 
     # -- tokens ---------------------------------------------------------

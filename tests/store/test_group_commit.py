@@ -219,3 +219,26 @@ async def test_a_failing_first_block_does_not_lose_the_group(store: SqliteStore)
     )  # fmt: skip
     assert isinstance(results[0], RuntimeError) and results[1:] == [None, None]
     assert await _keys(store) == ["second", "third"]
+
+
+async def test_point_reads_follow_every_commit(store: SqliteStore, tmp_path: Path) -> None:
+    # fetchone answers repeated reads from memory; a commit by this process's
+    # writer or by another process's must be seen at once.
+    await _insert(store, "k")
+    read = "SELECT value FROM meta WHERE key = ?"
+    first = await store.fetchone(read, "k")
+    assert first is not None and first["value"] == "w"
+    async with store.transaction() as tx:
+        await tx.execute("UPDATE meta SET value = ? WHERE key = ?", "changed", "k")
+    again = await store.fetchone(read, "k")
+    assert again is not None and again["value"] == "changed"
+    other = await open_store(f"sqlite:///{tmp_path}/almanac.db")
+    try:
+        async with other.transaction() as tx:
+            await tx.execute("UPDATE meta SET value = ? WHERE key = ?", "elsewhere", "k")
+            await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)", "new", "v")
+    finally:
+        await other.close()
+    seen = await store.fetchone(read, "k")
+    assert seen is not None and seen["value"] == "elsewhere"
+    assert await store.fetchone(read, "new") is not None

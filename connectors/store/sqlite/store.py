@@ -5,7 +5,8 @@ lock instead of SQLITE_BUSY retries, and committed in groups: see
 `.transaction`). Reads outside transactions see the last committed state:
 ``fetchall`` goes to a small pool of reader threads, each with its own
 connection, while ``fetchone`` (the point reads of every RPC: a token, an
-account, a calendar) runs right on the event loop on a connection of its own.
+account, a calendar) runs right on the event loop on a connection of its own,
+and is answered from memory while no commit has happened since the same read.
 Such a read costs a few microseconds in SQLite but a thread hop costs two
 wake-ups and a GIL hand-over each way; in WAL mode a reader never waits for
 the writer, and if it ever meets a lock (a checkpoint, recovery), it gives up
@@ -21,9 +22,12 @@ from typing import Any
 from ..base import Row, Store, StoreError, StoreUnavailable
 from .connect import connect, connect_all, map_exceptions, parse_sqlite_url
 from .transaction import Group, TransactionBlock, flush_when_free, settle_with, submit_commit
-from .workers import Workers, fetchall, fetchone
+from .workers import Args, Workers, fetchall, fetchone
 
 __all__ = ["SqliteStore"]
+
+# Point reads remembered between commits (see `SqliteStore._cached_fetchone`).
+_READ_CACHE_ROWS = 4096
 
 
 class SqliteStore(Store):
@@ -39,6 +43,8 @@ class SqliteStore(Store):
         self._writer = Workers(conns[:1], "sqlite-writer")
         self._readers = Workers(conns[1:], "sqlite-reader")
         self._inline = inline
+        self._read_cache: dict[tuple[str, Args], Row | None] = {}
+        self._read_version = -1
         self._write_lock = asyncio.Lock()
         self._waiters = 0  # tasks waiting for the write lock (blocks and flushes)
         self._tx_task: asyncio.Task[Any] | None = None
@@ -65,10 +71,34 @@ class SqliteStore(Store):
         if inline is not None:
             try:
                 with map_exceptions:
-                    return fetchone(inline, sql, args)
+                    return self._cached_fetchone(inline, sql, args)
             except StoreUnavailable:
                 pass  # locked for a moment: wait for it on a reader thread instead
         return await self._readers.submit(fetchone, sql, args)
+
+    def _cached_fetchone(self, conn: sqlite3.Connection, sql: str, args: Args) -> Row | None:
+        """A point read, answered from memory while the database is unchanged.
+
+        ``PRAGMA data_version`` changes whenever another connection (this
+        process's writer, or any other process) commits, so a remembered row
+        is returned only while no commit has happened since it was read.
+        """
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._read_version:
+            self._read_cache.clear()
+            self._read_version = version
+        key = (sql, args)
+        try:
+            return self._read_cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable argument: read it, don't remember it
+            return fetchone(conn, sql, args)
+        row = fetchone(conn, sql, args)
+        if len(self._read_cache) >= _READ_CACHE_ROWS:
+            self._read_cache.clear()
+        self._read_cache[key] = row
+        return row
 
     async def fetchall(self, sql: str, *args: object) -> list[Row]:
         return await self._readers.submit(fetchall, sql, args)

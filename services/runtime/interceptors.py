@@ -46,6 +46,7 @@ from grpc_status import rpc_status
 
 from connectors.errors import ConnectorError, PermissionDenied, Unauthenticated
 from services.runtime.errors import ServiceError, code_of, grpc_code, to_status
+from services.runtime.logs import AccessLine, access_sink
 from services.runtime.metrics import RpcMetrics
 from services.runtime.principal import Authenticator, Principal, current_principal
 from services.runtime.ratelimit import RateLimiter
@@ -238,12 +239,21 @@ class ErrorMapper:
 
 
 class AccessLog:
-    """One INFO line per RPC on ``almanac.access`` (fields also in ``extra``)."""
+    """One INFO line per RPC on ``almanac.access`` (fields also in ``extra``).
 
-    __slots__ = ("_logger",)
+    With a ``sink`` (`services.runtime.logs.access_sink`), the six fields go
+    straight to the process's log writer, which prints the same line.
+    """
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
+    __slots__ = ("_logger", "_sink")
+
+    def __init__(
+        self,
+        logger: logging.Logger | None = None,
+        sink: Callable[[AccessLine], None] | None = None,
+    ) -> None:
         self._logger = logger or logging.getLogger("almanac.access")
+        self._sink = sink
 
     def enabled(self) -> bool:
         return self._logger.isEnabledFor(logging.INFO)
@@ -252,6 +262,9 @@ class AccessLog:
         self, method: str, code: grpc.StatusCode, seconds: float, peer: str, rid: str
     ) -> None:
         ms = seconds * 1000.0
+        if self._sink is not None:
+            self._sink((time.time(), method, code.name, ms, peer, rid))
+            return
         logger = self._logger
         # makeRecord + handle is Logger.info without findCaller's walk up the
         # stack: the caller is always this line, and it runs on every RPC.
@@ -615,7 +628,7 @@ def build_interceptor(
     return RuntimeInterceptor(
         Authorizer(authenticator, public_methods=public_methods),
         tracer=tracer,
-        access_log=AccessLog() if access_log else None,
+        access_log=AccessLog(sink=access_sink()) if access_log else None,
         rate_limiter=rate_limiter,
         metrics=metrics,
     )

@@ -51,3 +51,25 @@ def test_a_record_that_cannot_be_formatted_does_not_stop_the_others() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("(unformattable record from x")
     assert lines[1] == "good one"
+
+
+def test_an_access_line_reads_as_the_logged_record_would() -> None:
+    records: queue.SimpleQueue[object] = queue.SimpleQueue()
+    out = io.StringIO()
+    writer = LogWriter(records, out)  # the default format of `setup_logging`
+    when = 1_780_000_000.25
+    args = ("/almanac.v1.CalendarService/GetCalendar", "OK", 1.25, "ipv4:127.0.0.1:5", "ab12")
+    record = logging.LogRecord(
+        "almanac.access", logging.INFO, __file__, 1,
+        "%s %s %.1fms peer=%s request_id=%s", args, None,
+    )  # fmt: skip
+    record.created, record.msecs = when, 250.0
+    records.put(record)
+    records.put((when, *args))
+    writer.drain()
+    logged, direct = out.getvalue().splitlines()
+    assert direct == logged
+    assert direct.endswith(
+        "INFO almanac.access /almanac.v1.CalendarService/GetCalendar OK 1.2ms"
+        " peer=ipv4:127.0.0.1:5 request_id=ab12"
+    )

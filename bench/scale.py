@@ -14,20 +14,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import secrets
 import tempfile
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bench.measure import Measurement
-from bench.proc import BenchError, Child, ProcessGroup
+from bench.pgdb import fresh_database
+from bench.proc import Child, ProcessGroup
 from bench.procfs import rss_bytes
 from bench.report import mib, progress, table
 from bench.scenarios import Goal, RunConfig, scenario
@@ -35,7 +31,6 @@ from bench.servers import Store, start_service
 
 __all__ = ["run"]
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PRIMARY = "accounts/default/calendars/primary"
 C = 16
 ROUND_ROBIN = '{"loadBalancingConfig": [{"round_robin": {}}]}'
@@ -43,30 +38,6 @@ IDLE_S = 2.0
 RSS_GOAL_MIB = 80
 _HEADERS = ["workload", "replicas", "QPS", "spread", "p50 ms", "p99 ms", "srv CPU",
             "srv us/call", "cli CPU", "other CPU"]  # fmt: skip
-
-
-@contextmanager
-def _fresh_database() -> Iterator[str]:
-    """A scratch PostgreSQL database (dropped afterwards); its URL."""
-    import asyncpg  # the bench's own dependency on the server, like the tests'
-
-    name = f"almanac_bench_scale_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except OSError as exc:
-        raise BenchError(f"no PostgreSQL server at {PG_ADMIN_URL}: {exc}") from None
-    try:
-        yield urlunsplit(urlsplit(PG_ADMIN_URL)._replace(path=f"/{name}"))
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _load(
@@ -103,8 +74,8 @@ Run = tuple[int, Measurement]  # (replicas, what they did)
 
 
 def _replicas(cfg: RunConfig, workdir: Path) -> list[Run]:
-    with _fresh_database() as url, ProcessGroup(workdir) as group:
-        store = Store(url, secrets.token_urlsafe(24))
+    with fresh_database("almanac_bench_scale") as url, ProcessGroup(workdir) as group:
+        store = Store.at(url)
         # One by one: the first migrates and bootstraps (as almanac up does up front).
         calendars = [start_service(group, "calendar", store) for _ in range(2)]
         events = [start_service(group, "event", store) for _ in range(2)]
